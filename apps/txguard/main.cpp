@@ -1,0 +1,3 @@
+// txguard CLI (being written; subcommands wire the libraries together).
+#include <cstdio>
+int main() { std::puts("txguard"); return 0; }

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs everything txguard needs to build, run, test and benchmark on Debian 12.
+# Idempotent: safe to run again. Must run as root (or with sudo available).
+#   scripts/setup.sh            build + run + test dependencies
+#   TXGUARD_SETUP_SKIP=1        skip entirely (for machines you manage yourself)
+set -euo pipefail
+if [ "${TXGUARD_SETUP_SKIP:-0}" = "1" ]; then
+  echo "setup: TXGUARD_SETUP_SKIP=1, not installing anything" >&2
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+    echo "setup: must run as root (or have sudo) to install Debian packages" >&2; exit 1
+  fi
+fi
+PKGS=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
+  # libraries
+  libcli11-dev nlohmann-json3-dev libfast-float-dev zlib1g-dev libyaml-cpp-dev libsqlite3-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+  # peers (side-by-side comparisons and the metric cross-check tests)
+  python3 python3-numpy python3-sklearn python3-pandas
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PKGS[@]} Debian packages already installed" >&2
+  exit 0
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
