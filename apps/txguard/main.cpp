@@ -1,3 +1,623 @@
-// txguard CLI (being written; subcommands wire the libraries together).
+// txguard CLI: each subcommand wires the libraries together; no logic of its own lives here.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdio>
-int main() { std::puts("txguard"); return 0; }
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "txguard/core/progress.hpp"
+#include "txguard/core/time.hpp"
+#include "txguard/data/csv.hpp"
+#include "txguard/data/schema.hpp"
+#include "txguard/detect/detector.hpp"
+#include "txguard/eval/metrics.hpp"
+#include "txguard/model/bundle.hpp"
+#include "txguard/model/evaluation.hpp"
+#include "txguard/model/pipeline.hpp"
+#include "txguard/report/eda.hpp"
+#include "txguard/report/evaluation_report.hpp"
+#include "txguard/sim/simulator.hpp"
+#include "txguard/version.hpp"
+
+namespace txguard {
+namespace {
+
+constexpr int kExitError = 1;
+
+int Fail(const Error& e) {
+    std::fprintf(stderr, "txguard: error: %s\n", e.message.c_str());
+    if (!e.hint.empty()) std::fprintf(stderr, "  hint: %s\n", e.hint.c_str());
+    return kExitError;
+}
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Options shared by the commands that read a data file.
+struct DataOptions {
+    std::string data;
+    std::string schema;
+    std::string on_error = "fail";
+    unsigned threads = 0;
+
+    void Add(CLI::App* cmd, bool schema_from_model) {
+        cmd->add_option("--data", data, "Transaction file (.csv or .csv.gz)")->required();
+        if (schema_from_model) {
+            cmd->add_option("--schema", schema,
+                            "Schema preset or schema file (default: the model's schema)");
+        } else {
+            cmd->add_option("--schema", schema,
+                            "Schema preset (handbook, ulb, paysim, adbench) or a JSON/YAML "
+                            "schema file")
+                ->default_val("handbook");
+        }
+        cmd->add_option("--on-error", on_error,
+                        "Malformed rows: fail (stop at the first, exit non-zero) or skip (drop "
+                        "them and report how many)")
+            ->check(CLI::IsMember({"fail", "skip"}))
+            ->default_val("fail");
+        cmd->add_option("--threads", threads, "Threads (0 = all cores)")->default_val(0);
+    }
+
+    Result<TransactionTable> Read(const Schema& s) const {
+        CsvReadOptions opt;
+        opt.threads = threads;
+        opt.on_error = on_error == "skip" ? OnError::kSkip : OnError::kFail;
+        ReadReport report;
+        auto table = ReadTransactionsCsv(data, s, opt, &report);
+        if (!table) return table;
+        if (report.rows_skipped > 0) {
+            std::fprintf(stderr, "txguard: skipped %zu malformed row(s) of %s; first:\n",
+                         report.rows_skipped, data.c_str());
+            for (const auto& e : report.first_errors) std::fprintf(stderr, "  %s\n", e.c_str());
+        }
+        return table;
+    }
+};
+
+ParamMap ParseParams(const std::vector<std::string>& kv, Error* error) {
+    ParamMap params;
+    for (const auto& p : kv) {
+        const auto eq = p.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            *error = {ErrorCode::kInvalidArgument, "--param expects key=value, got \"" + p + "\"",
+                      "e.g. --param trees=200"};
+            return {};
+        }
+        params[p.substr(0, eq)] = p.substr(eq + 1);
+    }
+    return params;
+}
+
+std::string DetectorHelp() {
+    std::string s = "Detectors and their parameters (--param key=value):\n";
+    for (const auto& d : ListDetectors()) {
+        s += "  " + d.name + ": " + d.summary + "\n";
+        for (const auto& p : d.params)
+            s += "      " + p.name + " (default " + p.default_value + "): " + p.help + "\n";
+    }
+    return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+int RunEda(const DataOptions& data, const std::string& out, const std::string& png_dir, bool json,
+           std::size_t top_n) {
+    if (out.empty() && !json)
+        return Fail({ErrorCode::kInvalidArgument, "eda needs -o FILE.html, --json or both", {}});
+    const auto t0 = std::chrono::steady_clock::now();
+    auto schema = ResolveSchema(data.schema);
+    if (!schema) return Fail(schema.error());
+    auto table = data.Read(*schema);
+    if (!table) return Fail(table.error());
+    EdaOptions opt;
+    opt.threads = data.threads;
+    opt.top_n = top_n;
+    opt.data_name = data.data;
+    auto stats = ComputeEda(*table, *schema, opt);
+    if (!stats) return Fail(stats.error());
+    if (!out.empty()) {
+        ReportOptions ropt;
+        ropt.png_dir = png_dir;
+        auto written = WriteEdaReport(*stats, out, ropt);
+        if (!written) return Fail(written.error());
+    }
+    if (json) std::cout << EdaToJson(*stats) << "\n";
+    std::fprintf(stderr, "eda: %llu rows in %.2f s (statistics %.2f s)%s%s%s%s\n",
+                 static_cast<unsigned long long>(stats->rows), SecondsSince(t0), stats->seconds,
+                 out.empty() ? "" : "; wrote ", out.c_str(), png_dir.empty() ? "" : ", PNGs in ",
+                 png_dir.c_str());
+    return 0;
+}
+
+int RunSimulate(const SimParams& params, const std::string& start, const std::string& out,
+                bool json) {
+    SimParams p = params;
+    auto start_ms = ParseDate(start);
+    if (!start_ms) return Fail(start_ms.error());
+    p.start_ms = *start_ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    SimStats stats;
+    auto table = Simulate(p, &stats);
+    if (!table) return Fail(table.error());
+    auto schema = SchemaPreset("handbook");
+    if (!schema) return Fail(schema.error());
+    auto written = WriteTransactionsCsv(*table, *schema, out);
+    if (!written) return Fail(written.error());
+    const double secs = SecondsSince(t0);
+    if (json) {
+        nlohmann::json j = {
+            {"output", out},
+            {"transactions", stats.transactions},
+            {"frauds", stats.frauds},
+            {"fraud_by_scenario",
+             std::vector<std::uint64_t>(stats.by_scenario + 1, stats.by_scenario + 6)},
+            {"seconds", secs}};
+        std::cout << j.dump() << "\n";
+    } else {
+        std::printf("wrote %llu transactions (%llu frauds, %.3f%%) to %s in %.2f s\n",
+                    static_cast<unsigned long long>(stats.transactions),
+                    static_cast<unsigned long long>(stats.frauds),
+                    stats.transactions ? 100.0 * stats.frauds / stats.transactions : 0.0,
+                    out.c_str(), secs);
+        std::printf(
+            "frauds by scenario: 1 amount>220: %llu, 2 terminal: %llu, 3 card: %llu, "
+            "4 card testing: %llu, 5 account takeover: %llu\n",
+            static_cast<unsigned long long>(stats.by_scenario[1]),
+            static_cast<unsigned long long>(stats.by_scenario[2]),
+            static_cast<unsigned long long>(stats.by_scenario[3]),
+            static_cast<unsigned long long>(stats.by_scenario[4]),
+            static_cast<unsigned long long>(stats.by_scenario[5]));
+    }
+    return 0;
+}
+
+// Command-line values of `train` that need parsing before they become TrainOptions.
+struct TrainCli {
+    std::vector<std::string> params;
+    std::string seed, from, to, valid_from, valid_to, out;
+    bool json = false;
+};
+
+int RunTrain(const DataOptions& data, TrainOptions options, const TrainCli& cli) {
+    const std::string& out = cli.out;
+    const bool json = cli.json;
+    Error perr;
+    options.params = ParseParams(cli.params, &perr);
+    if (!perr.message.empty()) return Fail(perr);
+    if (!cli.seed.empty()) options.params["seed"] = cli.seed;
+    if (data.threads && !options.params.count("threads"))
+        options.params["threads"] = std::to_string(data.threads);
+    options.threads = data.threads;
+    auto range = DateRange::Parse(cli.from, cli.to);
+    if (!range) return Fail(range.error());
+    options.range = *range;
+    auto valid = DateRange::Parse(cli.valid_from, cli.valid_to);
+    if (!valid) return Fail(valid.error());
+    options.valid_range = *valid;
+    options.data_path = data.data;
+    auto schema = ResolveSchema(data.schema);
+    if (!schema) return Fail(schema.error());
+    const auto t0 = std::chrono::steady_clock::now();
+    auto table = data.Read(*schema);
+    if (!table) return Fail(table.error());
+    auto bundle = TrainModel(*table, *schema, options);
+    if (!bundle) return Fail(bundle.error());
+    auto saved = SaveModel(*bundle, out);
+    if (!saved) return Fail(saved.error());
+    const double secs = SecondsSince(t0);
+    if (json) {
+        nlohmann::json j = {{"model", out},
+                            {"detector", bundle->detector_name},
+                            {"params", bundle->detector->Params()},
+                            {"features", bundle->features.Names()},
+                            {"inputs", ModelInputNames(*bundle)},
+                            {"train_rows", bundle->meta.train_rows},
+                            {"threshold", bundle->threshold},
+                            {"alert_rate", bundle->meta.alert_rate},
+                            {"data_fingerprint", bundle->meta.data_fingerprint},
+                            {"seconds", secs}};
+        std::cout << j.dump() << "\n";
+    } else {
+        std::printf(
+            "trained %s on %llu rows (%zu features) in %.2f s; threshold %.6g (top %.2f%% "
+            "of training scores)\nwrote %s\n",
+            bundle->detector_name.c_str(), static_cast<unsigned long long>(bundle->meta.train_rows),
+            bundle->features.Size(), secs, bundle->threshold, 100.0 * bundle->meta.alert_rate,
+            out.c_str());
+    }
+    return 0;
+}
+
+// Loads the model and the data (with the model's schema unless overridden) and scores it all.
+struct Scored {
+    ModelBundle bundle;
+    TransactionTable table;
+    std::vector<std::size_t> rows;  // rows in the requested range
+    std::vector<double> scores;     // scores[i] is the score of rows[i]
+};
+
+Result<Scored> LoadAndScore(const std::string& model, const DataOptions& data,
+                            const std::string& from, const std::string& to) {
+    Scored s;
+    auto bundle = LoadModel(model);
+    if (!bundle) return std::unexpected(bundle.error());
+    s.bundle = std::move(*bundle);
+    Schema schema = s.bundle.schema;
+    if (!data.schema.empty()) {
+        auto override_schema = ResolveSchema(data.schema);
+        if (!override_schema) return std::unexpected(override_schema.error());
+        schema = *override_schema;
+    }
+    auto range = DateRange::Parse(from, to);
+    if (!range) return std::unexpected(range.error());
+    auto table = data.Read(schema);
+    if (!table) return std::unexpected(table.error());
+    s.table = std::move(*table);
+    auto rows = RowsInRange(s.table, *range);
+    if (!rows) return std::unexpected(rows.error());
+    s.rows = std::move(*rows);
+    auto scores = ScoreTable(s.bundle, s.table, s.rows);
+    if (!scores) return std::unexpected(scores.error());
+    s.scores = std::move(*scores);
+    return s;
+}
+
+int RunScore(const std::string& model, const DataOptions& data, const std::string& from,
+             const std::string& to, const std::string& out) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto s = LoadAndScore(model, data, from, to);
+    if (!s) return Fail(s.error());
+    std::FILE* f = std::fopen(out.c_str(), "wb");
+    if (!f) return Fail({ErrorCode::kIo, "cannot write " + out, {}});
+    std::fputs("transaction_id,score\n", f);
+    std::size_t alerts = 0;
+    for (std::size_t i = 0; i < s->rows.size(); ++i) {
+        std::fprintf(f, "%s,%.17g\n", CsvEscape(s->table.IdOf(s->rows[i])).c_str(), s->scores[i]);
+        alerts += s->scores[i] >= s->bundle.threshold;
+    }
+    if (std::fclose(f) != 0) return Fail({ErrorCode::kIo, "write failed for " + out, {}});
+    std::fprintf(stderr, "scored %zu transactions in %.2f s (%zu at or above the threshold %.6g)\n",
+                 s->rows.size(), SecondsSince(t0), alerts, s->bundle.threshold);
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
+}
+
+// Loads the model and the data, with the model's schema unless --schema overrides it.
+Result<std::pair<ModelBundle, TransactionTable>> LoadModelAndData(const std::string& model,
+                                                                  const DataOptions& data) {
+    auto bundle = LoadModel(model);
+    if (!bundle) return std::unexpected(bundle.error());
+    Schema schema = bundle->schema;
+    if (!data.schema.empty()) {
+        auto override_schema = ResolveSchema(data.schema);
+        if (!override_schema) return std::unexpected(override_schema.error());
+        schema = *override_schema;
+    }
+    auto table = data.Read(schema);
+    if (!table) return std::unexpected(table.error());
+    return std::pair{std::move(*bundle), std::move(*table)};
+}
+
+struct EvalCli {
+    std::vector<std::string> models;
+    std::string from, to, report, report_png;
+    std::optional<double> threshold;
+    std::optional<int> delay_days;
+    std::size_t top_k = 100;
+    bool json = false;
+};
+
+// The report's view of one evaluated model: curves, daily CP@k, importance, top alerts with
+// their reasons (the detector's own feature contributions where it has them).
+ModelEvaluation ToReport(const std::string& path, const ModelBundle& bundle,
+                         const TransactionTable& table, const Evaluation& ev,
+                         const DataOptions& data, const EvalCli& cli) {
+    ModelEvaluation m;
+    m.name = bundle.detector_name + " (" + path + ")";
+    m.scores = ev.scores;
+    m.labels = ev.labels;
+    for (std::size_t r : ev.rows) {
+        if (table.has_time()) m.ts_ms.push_back(table.ts_ms[r]);
+        if (table.has_customer()) m.customer.push_back(table.customer.ids[r]);
+    }
+    m.threshold = ev.at_threshold.threshold;
+    const auto names = ModelInputNames(bundle);
+    const auto importance = bundle.detector->FeatureImportance();
+    if (importance.size() == names.size())
+        for (std::size_t j = 0; j < names.size(); ++j)
+            m.feature_importance.push_back({names[j], importance[j]});
+    std::vector<std::size_t> top(ev.rows.size());
+    for (std::size_t i = 0; i < top.size(); ++i) top[i] = i;
+    const std::size_t n_top = std::min<std::size_t>(20, top.size());
+    std::partial_sort(top.begin(), top.begin() + n_top, top.end(),
+                      [&](std::size_t a, std::size_t b) { return ev.scores[a] > ev.scores[b]; });
+    std::vector<double> contrib(names.size() + 1);
+    for (std::size_t k = 0; k < n_top; ++k) {
+        const std::size_t i = top[k], r = ev.rows[i];
+        ModelEvaluation::Alert alert;
+        alert.transaction_id = table.IdOf(r);
+        alert.score = ev.scores[i];
+        if (table.has_customer())
+            alert.customer = std::string(table.customer.pool.Get(table.customer.ids[r]));
+        alert.label = ev.labels[i];
+        if (bundle.detector->Contributions(ev.inputs.View().Row(i), contrib)) {
+            std::vector<std::size_t> order(names.size());
+            for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+            std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+                return std::fabs(contrib[a]) > std::fabs(contrib[b]);
+            });
+            for (std::size_t j = 0; j < std::min<std::size_t>(5, order.size()); ++j)
+                alert.reasons.push_back({names[order[j]], contrib[order[j]]});
+        }
+        m.top_alerts.push_back(std::move(alert));
+    }
+    m.metadata = {{"model", path},
+                  {"detector", bundle.detector_name},
+                  {"data", data.data},
+                  {"test days", cli.from + " .. " + cli.to},
+                  {"trained on", bundle.meta.data_path},
+                  {"training days", bundle.meta.train_from + " .. " + bundle.meta.train_to},
+                  {"train rows", std::to_string(bundle.meta.train_rows)},
+                  {"training data fingerprint", bundle.meta.data_fingerprint},
+                  {"txguard", bundle.meta.txguard_version}};
+    if (ev.removed_known_compromised)
+        m.metadata.push_back(
+            {"removed (known compromised)", std::to_string(ev.removed_known_compromised)});
+    m.card_precision = ev.card_precision;
+    m.card_precision_k = ev.top_k;
+    return m;
+}
+
+int EvaluateOne(const EvalCli& cli, const DataOptions& data, const std::string& model_path,
+                std::vector<ModelEvaluation>* report_models);
+
+int RunEvaluate(const EvalCli& cli, const DataOptions& data) {
+    std::vector<ModelEvaluation> report_models;
+    for (std::size_t mi = 0; mi < cli.models.size(); ++mi) {
+        const int rc =
+            EvaluateOne(cli, data, cli.models[mi], cli.report.empty() ? nullptr : &report_models);
+        if (rc != 0) return rc;
+    }
+    if (!cli.report.empty()) {
+        ReportOptions ro;
+        ro.png_dir = cli.report_png;
+        auto w = WriteEvaluationReport(report_models, cli.report, ro);
+        if (!w) return Fail(w.error());
+        std::fprintf(stderr, "wrote %s\n", cli.report.c_str());
+    }
+    return 0;
+}
+
+int EvaluateOne(const EvalCli& cli, const DataOptions& data, const std::string& model_path,
+                std::vector<ModelEvaluation>* report_models) {
+    auto loaded = LoadModelAndData(model_path, data);
+    if (!loaded) return Fail(loaded.error());
+    auto& [bundle, table] = *loaded;
+    EvalOptions opt;
+    auto range = DateRange::Parse(cli.from, cli.to);
+    if (!range) return Fail(range.error());
+    opt.range = *range;
+    opt.threshold = cli.threshold;
+    opt.delay_days = cli.delay_days;
+    opt.top_k = cli.top_k;
+    opt.threads = data.threads;
+    auto ev = EvaluateModel(bundle, table, opt);
+    if (!ev) return Fail(ev.error());
+    if (report_models)
+        report_models->push_back(ToReport(model_path, bundle, table, *ev, data, cli));
+    const auto& at = ev->at_threshold;
+    const std::string cp_key = "card_precision_at_" + std::to_string(ev->top_k);
+    if (cli.json) {
+        nlohmann::json j = {{"model", model_path},
+                            {"detector", bundle.detector_name},
+                            {"data", data.data},
+                            {"from", cli.from},
+                            {"to", cli.to},
+                            {"n", ev->rows.size()},
+                            {"n_positive", ev->n_positive},
+                            {"removed_known_compromised", ev->removed_known_compromised},
+                            {"roc_auc", ev->roc_auc},
+                            {"average_precision", ev->average_precision},
+                            {"threshold", at.threshold},
+                            {"precision", at.precision},
+                            {"recall", at.recall},
+                            {"f1", at.f1},
+                            {"confusion",
+                             {{"tp", at.confusion.tp},
+                              {"fp", at.confusion.fp},
+                              {"tn", at.confusion.tn},
+                              {"fn", at.confusion.fn}}}};
+        if (cli.delay_days) j["delay_days"] = *cli.delay_days;
+        if (ev->card_precision) {
+            j[cp_key] = ev->card_precision->mean;
+            nlohmann::json days = nlohmann::json::array();
+            for (const auto& d : ev->card_precision->days)
+                days.push_back({{"day", FormatDate(d.day_ms)},
+                                {"card_precision", d.card_precision},
+                                {"cards", d.cards},
+                                {"fraud_cards", d.fraud_cards}});
+            j[cp_key + "_daily"] = days;
+        }
+        std::cout << j.dump() << "\n";
+        return 0;
+    }
+    const std::size_t n = ev->rows.size();
+    std::printf(
+        "evaluated %s (%s) on %zu transactions, %llu fraud (%.3f%%)%s%s%s%s\n", model_path.c_str(),
+        bundle.detector_name.c_str(), n, static_cast<unsigned long long>(ev->n_positive),
+        100.0 * ev->n_positive / n, cli.from.empty() && cli.to.empty() ? "" : ", days ",
+        cli.from.empty() ? "" : cli.from.c_str(), cli.from.empty() && cli.to.empty() ? "" : " .. ",
+        cli.to.empty() ? "" : cli.to.c_str());
+    if (cli.delay_days)
+        std::printf("  removed %zu transactions of cards known to be compromised (delay %d days)\n",
+                    ev->removed_known_compromised, *cli.delay_days);
+    std::printf("  ROC-AUC            %.4f\n", ev->roc_auc);
+    std::printf("  average precision  %.4f\n", ev->average_precision);
+    if (ev->card_precision)
+        std::printf("  card precision@%zu  %.4f (mean over %zu days)\n", ev->top_k,
+                    ev->card_precision->mean, ev->card_precision->days.size());
+    std::printf("  at threshold %.6g (score >= threshold raises an alert):\n", at.threshold);
+    std::printf("    precision %.4f  recall %.4f  F1 %.4f\n", at.precision, at.recall, at.f1);
+    std::printf("    confusion: TP %llu  FP %llu  TN %llu  FN %llu\n",
+                static_cast<unsigned long long>(at.confusion.tp),
+                static_cast<unsigned long long>(at.confusion.fp),
+                static_cast<unsigned long long>(at.confusion.tn),
+                static_cast<unsigned long long>(at.confusion.fn));
+    return 0;
+}
+
+}  // namespace
+}  // namespace txguard
+
+int main(int argc, char** argv) {
+    using namespace txguard;
+    CLI::App app{
+        "txguard: fraud and anomaly detection for financial transactions.\n"
+        "Simulate or ingest a transaction history, train a detector, score and evaluate it."};
+    app.set_version_flag("--version", std::string("txguard ") + kVersion);
+    app.require_subcommand(1);
+    bool quiet = false, progress = false;
+    app.add_flag("--quiet", quiet, "No progress bars on stderr");
+    app.add_flag("--progress", progress, "Progress bars on stderr even when it is not a terminal");
+
+    // simulate
+    SimParams sim;
+    std::string sim_start = "2018-04-01", sim_out;
+    bool sim_json = false;
+    auto* simulate = app.add_subcommand(
+        "simulate",
+        "Generate a labelled transaction history (the fraud handbook's simulator, scenarios 1-3, "
+        "plus 4 card testing and 5 account takeover) in the handbook schema");
+    simulate->add_option("--customers", sim.customers, "Number of customers")->default_val(5000);
+    simulate->add_option("--terminals", sim.terminals, "Number of terminals")->default_val(10000);
+    simulate->add_option("--days", sim.days, "Number of days")->default_val(183);
+    simulate->add_option("--start", sim_start, "First day, YYYY-MM-DD")->default_val("2018-04-01");
+    simulate
+        ->add_option("--radius", sim.radius,
+                     "Radius of the terminals a customer uses (grid 100x100)")
+        ->default_val(5.0);
+    simulate->add_option("--seed", sim.seed, "Random seed (same seed, same file)")->default_val(0);
+    simulate
+        ->add_option("--threads", sim.threads,
+                     "Threads (0 = all; the output does not depend on it)")
+        ->default_val(0);
+    simulate->add_option("-o,--output", sim_out, "Output file (.csv or .csv.gz)")->required();
+    simulate->add_flag("--json", sim_json, "Print a JSON summary");
+
+    // train
+    DataOptions train_data;
+    TrainOptions train_opt;
+    TrainCli train_cli;
+    auto* train = app.add_subcommand("train", "Train a detector and write a model bundle");
+    train_data.Add(train, false);
+    train->add_option("--detector", train_opt.detector, "Detector name (see below)")
+        ->default_val("iforest");
+    train->add_option("--param", train_cli.params, "Detector parameter key=value (repeatable)");
+    train->add_option("--seed", train_cli.seed, "Random seed (same as --param seed=S)");
+    train->add_option("--features", train_opt.features,
+                      "Feature spec: a preset (default, handbook, basic) or a JSON spec file "
+                      "(default: txguard's default spec for the schema)");
+    train->add_option("--hybrid", train_opt.hybrid,
+                      "Unsupervised detectors (e.g. iforest) fitted on the known-genuine training "
+                      "rows whose scores become extra inputs of the main detector (repeatable)");
+    train->add_flag("--genuine-only", train_opt.genuine_only,
+                    "Fit an unsupervised detector on the known-genuine (label 0) training rows "
+                    "only (semi-supervised)");
+    train->add_option("--valid-from", train_cli.valid_from,
+                      "First day of the early-stopping window (supervised detectors)");
+    train->add_option("--valid-to", train_cli.valid_to, "Last day of the early-stopping window");
+    train
+        ->add_option("--alert-rate", train_opt.alert_rate,
+                     "Share of training transactions above the alert threshold")
+        ->default_val(0.01);
+    train->add_option("--train-from", train_cli.from, "First training day, YYYY-MM-DD (inclusive)");
+    train->add_option("--train-to", train_cli.to, "Last training day, YYYY-MM-DD (inclusive)");
+    train->add_option("-o,--output", train_cli.out, "Model bundle to write")->required();
+    train->add_flag("--json", train_cli.json, "Print a JSON summary");
+    train->footer(DetectorHelp());
+
+    // score
+    DataOptions score_data;
+    std::string score_model, score_from, score_to, score_out;
+    auto* score = app.add_subcommand("score", "Score a transaction file with a model bundle");
+    score->add_option("--model", score_model, "Model bundle")->required();
+    score_data.Add(score, true);
+    score->add_option("--from", score_from,
+                      "First day to write, YYYY-MM-DD (earlier rows still "
+                      "feed the features)");
+    score->add_option("--to", score_to, "Last day to write, YYYY-MM-DD (inclusive)");
+    score->add_option("-o,--output", score_out, "Scores CSV: transaction_id,score")->required();
+
+    // evaluate
+    DataOptions eval_data;
+    EvalCli eval_cli;
+    auto* evaluate = app.add_subcommand(
+        "evaluate",
+        "Score a labelled file and report ROC-AUC, average precision, card precision@k, "
+        "precision, recall, F1 and the confusion matrix");
+    evaluate
+        ->add_option("--model", eval_cli.models,
+                     "Model bundle (repeatable: several models are evaluated on the same data "
+                     "and overlaid in --report)")
+        ->required();
+    eval_data.Add(evaluate, true);
+    evaluate->add_option("--from", eval_cli.from,
+                         "First test day, YYYY-MM-DD (earlier rows still feed the features)");
+    evaluate->add_option("--to", eval_cli.to, "Last test day, YYYY-MM-DD (inclusive)");
+    evaluate->add_option("--delay-days", eval_cli.delay_days,
+                         "Label delay: drop the test transactions of cards with a fraud from the "
+                         "model's training start up to test day - delay - 1 (known compromised)");
+    evaluate->add_option("--top-k", eval_cli.top_k, "k of card precision@k (cards checked a day)")
+        ->default_val(100);
+    evaluate->add_option("--threshold", eval_cli.threshold,
+                         "Alert threshold (default: the model's)");
+    evaluate->add_option("--report", eval_cli.report,
+                         "Write an HTML evaluation report (curves, score distributions, threshold, "
+                         "confusion matrix, daily card precision, importance, top alerts)");
+    evaluate->add_option("--png", eval_cli.report_png,
+                         "With --report: also render each chart to PNG in this folder (Chromium)");
+    evaluate->add_flag("--json", eval_cli.json,
+                       "Print one JSON object (roc_auc, average_precision, card_precision_at_K, "
+                       "precision, recall, f1, threshold, n, n_positive, confusion)");
+
+    // eda
+    DataOptions eda_data;
+    std::string eda_out, eda_png;
+    bool eda_json = false;
+    std::size_t eda_top = 20;
+    auto* eda = app.add_subcommand(
+        "eda",
+        "Exploratory analysis of a transaction file: an HTML report with charts (overview, "
+        "columns, time patterns, correlations, customers and terminals) and/or JSON");
+    eda_data.Add(eda, false);
+    eda->add_option("-o,--output", eda_out, "HTML report to write (one self-contained file)");
+    eda->add_option("--png", eda_png,
+                    "Also render every chart to DIR/<chart>.png (headless Chromium)");
+    eda->add_option("--top", eda_top, "Top values, customers and terminals listed")
+        ->default_val(20);
+    eda->add_flag("--json", eda_json, "Print the statistics as one JSON object on stdout");
+
+    // detectors
+    auto* detectors = app.add_subcommand("detectors", "List the detectors and their parameters");
+
+    CLI11_PARSE(app, argc, argv);
+    if (quiet) Progress::SetEnabled(false);
+    if (progress) Progress::SetEnabled(true);
+
+    if (simulate->parsed()) return RunSimulate(sim, sim_start, sim_out, sim_json);
+    if (train->parsed()) return RunTrain(train_data, train_opt, train_cli);
+    if (score->parsed()) return RunScore(score_model, score_data, score_from, score_to, score_out);
+    if (evaluate->parsed()) return RunEvaluate(eval_cli, eval_data);
+    if (eda->parsed()) return RunEda(eda_data, eda_out, eda_png, eda_json, eda_top);
+    if (detectors->parsed()) {
+        std::fputs(DetectorHelp().c_str(), stdout);
+        return 0;
+    }
+    return 0;
+}

@@ -23,7 +23,8 @@ void ParallelChunks(std::size_t n, unsigned chunks,
     threads.reserve(c - 1);
     auto begin_of = [&](std::size_t i) { return n * i / c; };
     for (std::size_t i = 1; i < c; ++i) {
-        threads.emplace_back([&, i] { fn(begin_of(i), begin_of(i + 1), static_cast<unsigned>(i)); });
+        threads.emplace_back(
+            [&, i] { fn(begin_of(i), begin_of(i + 1), static_cast<unsigned>(i)); });
     }
     fn(begin_of(0), begin_of(1), 0);
     for (auto& t : threads) t.join();

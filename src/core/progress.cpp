@@ -23,7 +23,7 @@ Progress::~Progress() { Finish(); }
 
 void Progress::Add(std::uint64_t n) {
     done_.fetch_add(n, std::memory_order_relaxed);
-    if (!Enabled()) return;
+    if (!Enabled() || (total_ > 0 && total_ < kMinTotal)) return;
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     auto last = last_draw_ns_.load(std::memory_order_relaxed);
     if (now - last < 100'000'000) return;  // redraw at most 10 times a second
@@ -33,7 +33,7 @@ void Progress::Add(std::uint64_t n) {
 void Progress::Finish() {
     if (finished_) return;
     finished_ = true;
-    if (Enabled()) Draw(true);
+    if (Enabled() && !(total_ > 0 && total_ < kMinTotal)) Draw(true);
 }
 
 void Progress::Draw(bool final) {

@@ -9,13 +9,20 @@ namespace txguard {
 
 const char* ErrorCodeName(ErrorCode code) {
     switch (code) {
-        case ErrorCode::kInvalidArgument: return "invalid argument";
-        case ErrorCode::kParse: return "parse error";
-        case ErrorCode::kNotFound: return "not found";
-        case ErrorCode::kIo: return "i/o error";
-        case ErrorCode::kCorrupt: return "corrupt";
-        case ErrorCode::kIncompatible: return "incompatible";
-        case ErrorCode::kInternal: return "internal error";
+        case ErrorCode::kInvalidArgument:
+            return "invalid argument";
+        case ErrorCode::kParse:
+            return "parse error";
+        case ErrorCode::kNotFound:
+            return "not found";
+        case ErrorCode::kIo:
+            return "i/o error";
+        case ErrorCode::kCorrupt:
+            return "corrupt";
+        case ErrorCode::kIncompatible:
+            return "incompatible";
+        case ErrorCode::kInternal:
+            return "internal error";
     }
     return "error";
 }

@@ -49,9 +49,10 @@ unsigned DaysInMonth(int y, unsigned m) {
 }
 
 Result<std::int64_t> BadIso(std::string_view text) {
-    return MakeError(ErrorCode::kParse,
-                     "expected an ISO-8601 timestamp (YYYY-MM-DD[ HH:MM[:SS[.fff]]][Z|+HH:MM]), got \"" +
-                         std::string(text.substr(0, 64)) + "\"");
+    return MakeError(
+        ErrorCode::kParse,
+        "expected an ISO-8601 timestamp (YYYY-MM-DD[ HH:MM[:SS[.fff]]][Z|+HH:MM]), got \"" +
+            std::string(text.substr(0, 64)) + "\"");
 }
 
 Result<std::int64_t> ParseIso(std::string_view s) {
@@ -59,7 +60,8 @@ Result<std::int64_t> ParseIso(std::string_view s) {
     if (!Digits(s, 0, 4, &y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
         s[7] != '-' || !Digits(s, 8, 2, &d))
         return BadIso(s);
-    if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > DaysInMonth(y, mo)) return BadIso(s);
+    if (mo < 1 || mo > 12 || d < 1 || static_cast<unsigned>(d) > DaysInMonth(y, mo))
+        return BadIso(s);
     std::int64_t ms = DaysFromCivil(y, mo, d) * kMsPerDay;
     std::size_t p = 10;
     if (p == s.size()) return ms;
@@ -111,9 +113,9 @@ Result<std::int64_t> ParseEpoch(std::string_view s, bool millis) {
     const char* end = s.data() + s.size();
     auto [ptr, ec] = std::from_chars(s.data(), end, v);
     if (ec != std::errc() || ptr != end || !std::isfinite(v) || std::fabs(v) > 9.2e15) {
-        return MakeError(ErrorCode::kParse,
-                         std::string("expected epoch ") + (millis ? "milliseconds" : "seconds") +
-                             ", got \"" + std::string(s.substr(0, 64)) + "\"");
+        return MakeError(ErrorCode::kParse, std::string("expected epoch ") +
+                                                (millis ? "milliseconds" : "seconds") + ", got \"" +
+                                                std::string(s.substr(0, 64)) + "\"");
     }
     return static_cast<std::int64_t>(std::llround(millis ? v : v * 1000.0));
 }
@@ -124,12 +126,17 @@ Result<std::int64_t> ParseTimestamp(std::string_view text, TimeFormat format) {
     while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
     while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r'))
         text.remove_suffix(1);
-    if (text.empty()) return MakeError(ErrorCode::kParse, "expected a timestamp, got an empty field");
+    if (text.empty())
+        return MakeError(ErrorCode::kParse, "expected a timestamp, got an empty field");
     switch (format) {
-        case TimeFormat::kIso8601: return ParseIso(text);
-        case TimeFormat::kEpochSeconds: return ParseEpoch(text, false);
-        case TimeFormat::kEpochMillis: return ParseEpoch(text, true);
-        case TimeFormat::kAuto: break;
+        case TimeFormat::kIso8601:
+            return ParseIso(text);
+        case TimeFormat::kEpochSeconds:
+            return ParseEpoch(text, false);
+        case TimeFormat::kEpochMillis:
+            return ParseEpoch(text, true);
+        case TimeFormat::kAuto:
+            break;
     }
     if (text.size() >= 10 && text[4] == '-') return ParseIso(text);
     auto r = ParseEpoch(text, false);
@@ -141,8 +148,8 @@ Result<std::int64_t> ParseTimestamp(std::string_view text, TimeFormat format) {
 
 Result<std::int64_t> ParseDate(std::string_view text) {
     if (text.size() != 10) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "expected a date YYYY-MM-DD, got \"" + std::string(text.substr(0, 64)) + "\"");
+        return MakeError(ErrorCode::kInvalidArgument, "expected a date YYYY-MM-DD, got \"" +
+                                                          std::string(text.substr(0, 64)) + "\"");
     }
     auto r = ParseIso(text);
     if (!r) {

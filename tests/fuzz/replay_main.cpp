@@ -40,8 +40,8 @@ int main(int argc, char** argv) {
     for (const auto& c : corpus)
         LLVMFuzzerTestOneInput(reinterpret_cast<const std::uint8_t*>(c.data()), c.size());
 
-    static const char kSpecial[] = {',', '"', '\n', '\r', '\0', '-', '.', ':', 'e', 'T', 'Z', '+',
-                                    ' ', '{', '}', '[', ']', '9', '\xff', '\\'};
+    static const char kSpecial[] = {',', '"', '\n', '\r', '\0', '-', '.', ':', 'e',    'T',
+                                    'Z', '+', ' ',  '{',  '}',  '[', ']', '9', '\xff', '\\'};
     txguard::Rng rng(seed);
     for (std::size_t i = 0; i < mutations; ++i) {
         std::string s = corpus[rng.Below(corpus.size())];
@@ -52,11 +52,15 @@ int main(int argc, char** argv) {
                 case 0:
                     if (!s.empty() && pos < s.size()) s[pos] = static_cast<char>(rng.Below(256));
                     break;
-                case 1: s.insert(pos, 1, kSpecial[rng.Below(sizeof(kSpecial))]); break;
+                case 1:
+                    s.insert(pos, 1, kSpecial[rng.Below(sizeof(kSpecial))]);
+                    break;
                 case 2:
                     if (pos < s.size()) s.erase(pos, 1 + rng.Below(8));
                     break;
-                case 3: s.resize(pos); break;
+                case 3:
+                    s.resize(pos);
+                    break;
                 case 4: {
                     const std::string& o = corpus[rng.Below(corpus.size())];
                     const std::size_t from = o.empty() ? 0 : rng.Below(o.size());

@@ -8,14 +8,14 @@ namespace txguard::detail {
 [[noreturn]] void CheckFailed(const char* file, int line, const char* cond, const char* msg);
 }  // namespace txguard::detail
 
-#define TXG_CHECK(cond)                                                                    \
-    do {                                                                                   \
-        if (!(cond)) [[unlikely]]                                                          \
-            ::txguard::detail::CheckFailed(__FILE__, __LINE__, #cond, nullptr);           \
+#define TXG_CHECK(cond)                                                         \
+    do {                                                                        \
+        if (!(cond)) [[unlikely]]                                               \
+            ::txguard::detail::CheckFailed(__FILE__, __LINE__, #cond, nullptr); \
     } while (0)
 
-#define TXG_CHECK_MSG(cond, msg)                                                           \
-    do {                                                                                   \
-        if (!(cond)) [[unlikely]]                                                          \
-            ::txguard::detail::CheckFailed(__FILE__, __LINE__, #cond, (msg));             \
+#define TXG_CHECK_MSG(cond, msg)                                              \
+    do {                                                                      \
+        if (!(cond)) [[unlikely]]                                             \
+            ::txguard::detail::CheckFailed(__FILE__, __LINE__, #cond, (msg)); \
     } while (0)

@@ -27,7 +27,7 @@ struct MatrixView {
 };
 
 class Matrix {
-public:
+  public:
     Matrix() = default;
     Matrix(std::size_t rows, std::size_t cols, double fill = 0.0)
         : rows_(rows), cols_(cols), data_(rows * cols, fill) {}
@@ -45,7 +45,7 @@ public:
     MatrixView View() const { return {data_.data(), rows_, cols_}; }
     operator MatrixView() const { return View(); }
 
-private:
+  private:
     std::size_t rows_ = 0;
     std::size_t cols_ = 0;
     std::vector<double> data_;

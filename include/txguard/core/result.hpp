@@ -44,8 +44,8 @@ inline std::unexpected<Error> MakeError(ErrorCode code, std::string message,
 
 // Propagate an error: `TXG_TRY(auto x, Foo());` is not portable, so use
 //   auto r = Foo(); if (!r) return std::unexpected(r.error());
-#define TXG_RETURN_IF_ERROR(expr)                                  \
-    do {                                                           \
-        auto txg_status_ = (expr);                                 \
+#define TXG_RETURN_IF_ERROR(expr)                                      \
+    do {                                                               \
+        auto txg_status_ = (expr);                                     \
         if (!txg_status_) return std::unexpected(txg_status_.error()); \
     } while (0)

@@ -7,7 +7,7 @@
 namespace txguard {
 
 class Rng {
-public:
+  public:
     explicit Rng(std::uint64_t seed);
     // An independent stream derived from (seed, stream): same inputs, same sequence.
     Rng(std::uint64_t seed, std::uint64_t stream);
@@ -22,7 +22,7 @@ public:
     std::uint32_t Poisson(double lambda);
     double Exponential(double rate);
 
-private:
+  private:
     std::uint64_t s_[4];
     bool has_spare_ = false;
     double spare_ = 0.0;

@@ -5,6 +5,14 @@
 // or `.csv.gz` (gzip, detected by magic bytes), memory-mapped, parsed on several threads, numbers
 // with fast_float. Columns are found by header name through a Schema.
 //
+// Records end at a newline outside quotes; a quote inside an unquoted field, or anything but a
+// delimiter or line end after a closing quote, makes the row bad. Blank lines are not rows. A
+// UTF-8 byte order mark at the start is skipped. Required fields (transaction_id, timestamp,
+// customer_id, terminal_id, amount, label, when the schema maps them) must not be empty; empty
+// lat/lon/extra fields read as NaN, an empty fraud_scenario as 0. Labels are 0/1, true/false or
+// a number equal to 0 or 1. String ids are interned in first-seen-in-file order, so the table
+// (and its Fingerprint()) does not depend on the thread count.
+//
 // Errors name file:line:column (1-based line of the physical file, 1-based byte column of the
 // field's first character) and what was expected, e.g.
 //   tx.csv:17:24: column TX_AMOUNT: expected a number, got "12,5x"
@@ -23,11 +31,14 @@ namespace txguard {
 enum class OnError { kFail, kSkip };
 
 struct CsvReadOptions {
-    unsigned threads = 0;                  // 0 = all hardware threads
+    unsigned threads = 0;  // 0 = all hardware threads
     OnError on_error = OnError::kFail;
     std::size_t max_reported_errors = 10;  // kept in ReadReport::first_errors
     char delimiter = ',';
-    bool show_progress = true;             // progress bar on stderr (when enabled globally)
+    bool show_progress = true;  // progress bar on stderr (when enabled globally)
+    // Smallest slice of the file given to one thread (bytes, >= 1). Small files are parsed on
+    // fewer threads; tests and fuzzing set 1 to force many chunks on tiny inputs.
+    std::size_t min_chunk_bytes = std::size_t{1} << 20;
 };
 
 struct ReadReport {

@@ -13,7 +13,7 @@ namespace txguard {
 
 // Maps strings to dense uint32 ids in first-seen order. Get(Intern(s)) == s.
 class StringPool {
-public:
+  public:
     std::uint32_t Intern(std::string_view s);
     std::optional<std::uint32_t> Find(std::string_view s) const;
     std::string_view Get(std::uint32_t id) const { return strings_[id]; }
@@ -22,10 +22,12 @@ public:
     const std::vector<std::string>& strings() const { return strings_; }
     void Reserve(std::size_t n);
 
-private:
+  private:
     struct Hash {
         using is_transparent = void;
-        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+        std::size_t operator()(std::string_view s) const {
+            return std::hash<std::string_view>{}(s);
+        }
     };
     std::vector<std::string> strings_;
     std::unordered_map<std::string, std::uint32_t, Hash, std::equal_to<>> index_;
@@ -33,7 +35,7 @@ private:
 
 // Non-interned strings stored back to back (transaction ids are unique: interning buys nothing).
 class StringColumn {
-public:
+  public:
     void Append(std::string_view s) {
         chars_.append(s);
         offsets_.push_back(static_cast<std::uint64_t>(chars_.size()));
@@ -53,7 +55,7 @@ public:
         chars_.clear();
     }
 
-private:
+  private:
     std::vector<std::uint64_t> offsets_;  // end offset of each string
     std::string chars_;
 };
@@ -68,19 +70,19 @@ struct CategoricalColumn {
 struct TransactionTable {
     std::size_t rows = 0;
 
-    StringColumn tx_id;               // empty: ids are 0-based row numbers (adbench)
-    std::vector<std::int64_t> ts_ms;  // epoch milliseconds, UTC; empty: no time
-    CategoricalColumn customer;       // account / card id
-    CategoricalColumn terminal;       // terminal / merchant id
-    std::vector<double> amount;       // empty: no amount
-    CategoricalColumn category;       // optional: merchant category, transaction type
-    CategoricalColumn channel;        // optional: pos / ecom / atm ...
-    CategoricalColumn country;        // optional
-    std::vector<double> lat, lon;     // optional, NaN when missing
-    std::vector<std::string> extra_names;       // extra numeric columns, in schema order
-    std::vector<std::vector<double>> extra;     // extra[j][row]; NaN when missing
-    std::vector<std::int8_t> label;             // 0 genuine, 1 fraud; empty: unlabelled
-    std::vector<std::int32_t> fraud_scenario;   // optional (simulated data): 0 = genuine
+    StringColumn tx_id;                        // empty: ids are 0-based row numbers (adbench)
+    std::vector<std::int64_t> ts_ms;           // epoch milliseconds, UTC; empty: no time
+    CategoricalColumn customer;                // account / card id
+    CategoricalColumn terminal;                // terminal / merchant id
+    std::vector<double> amount;                // empty: no amount
+    CategoricalColumn category;                // optional: merchant category, transaction type
+    CategoricalColumn channel;                 // optional: pos / ecom / atm ...
+    CategoricalColumn country;                 // optional
+    std::vector<double> lat, lon;              // optional, NaN when missing
+    std::vector<std::string> extra_names;      // extra numeric columns, in schema order
+    std::vector<std::vector<double>> extra;    // extra[j][row]; NaN when missing
+    std::vector<std::int8_t> label;            // 0 genuine, 1 fraud; empty: unlabelled
+    std::vector<std::int32_t> fraud_scenario;  // optional (simulated data): 0 = genuine
 
     bool has_time() const { return !ts_ms.empty(); }
     bool has_customer() const { return !customer.ids.empty(); }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The fraud handbook's protocol (../shared/data/handbook/PROTOCOL.md) with txguard alone, beside
+# the published results, and the peer (the handbook's pandas feature code + XGBoost in Python)
+# on the chapter-3 split in the same run.
+#   scripts/bench/handbook.sh [--no-peer]
+# Prints a markdown table: chapter-3 test week and the mean of the four chapter-5 test weeks.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+data=../shared/data/handbook/transactions.csv.gz
+[ -f "$data" ] || { echo "needs $data" >&2; exit 1; }
+txg=build/release/txguard
+[ -x "$txg" ] || { cmake --preset release >/dev/null && cmake --build --preset release --target txguard; }
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+# Models: name | train options.
+models=(
+  "xgboost, handbook's 15 features (defaults)|--detector xgboost --features handbook"
+  "xgboost, txguard default features, depth 3|--detector xgboost --param depth=3"
+  "xgboost, txguard default features, depth 3, 90-day history|--detector xgboost --param depth=3 --features scripts/bench/handbook_features_90d.json"
+  "iforest (unsupervised), txguard default features|--detector iforest"
+)
+weeks=(2018-07-25 2018-08-01 2018-08-08 2018-08-15)
+day() { date -u -d "$1 + $2 days" +%F; }
+metrics() { /usr/bin/python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["roc_auc"], j["average_precision"], j["card_precision_at_100"])'; }
+echo "| model | ch.3 ROC-AUC | ch.3 AP | ch.3 CP@100 | ch.5 mean ROC-AUC | ch.5 mean AP | ch.5 mean CP@100 | train s (ch.3) |"
+echo "|---|---|---|---|---|---|---|---|"
+for m in "${models[@]}"; do
+  name=${m%%|*}; opts=${m#*|}
+  sums="0 0 0"; first=""; secs=""
+  for w in "${weeks[@]}"; do
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    $txg --quiet train --data "$data" $opts --train-from "$w" --train-to "$(day "$w" 6)" \
+      -o "$out/m.txg" >/dev/null
+    t1=$(date +%s.%N)
+    r=$($txg --quiet evaluate --model "$out/m.txg" --data "$data" --from "$(day "$w" 14)" \
+      --to "$(day "$w" 20)" --delay-days 7 --json | metrics)
+    if [ -z "$first" ]; then first=$r; secs=$(echo "$t1 - $t0" | bc); fi
+    sums=$(echo "$sums $r" | awk '{print $1+$4, $2+$5, $3+$6}')
+  done
+  read -r a p c <<<"$first"; read -r sa sp sc <<<"$sums"
+  printf '| %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.1f |\n' "$name" "$a" "$p" "$c" \
+    "$(echo "$sa/4" | bc -l)" "$(echo "$sp/4" | bc -l)" "$(echo "$sc/4" | bc -l)" "$secs"
+done
+if [ "${1:-}" != "--no-peer" ]; then
+  echo
+  echo "Peer, chapter-3 split (pandas features as the handbook computes them + XGBoost 1.7 in Python, 300 trees):"
+  /usr/bin/python3 scripts/bench/handbook_peer.py "$data"
+  t0=$(date +%s.%N)
+  $txg --quiet train --data "$data" --detector xgboost --features handbook \
+    --train-from 2018-07-25 --train-to 2018-07-31 -o "$out/m.txg" >/dev/null
+  echo "txguard read + 15 handbook features + xgboost (300 trees): $(echo "$(date +%s.%N) - $t0" | bc) s"
+fi

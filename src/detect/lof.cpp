@@ -1,0 +1,194 @@
+#include "txguard/detect/lof.hpp"
+
+#include "neighbors.hpp"
+#include "param_parse.hpp"
+#include "txguard/core/bytes.hpp"
+#include "txguard/core/parallel.hpp"
+
+namespace txguard {
+
+Result<void> LofParams::Validate() const {
+    if (k < 1 || k > 100000)
+        return MakeError(ErrorCode::kInvalidArgument, "lof: parameter k must be in [1, 100000]");
+    return Ok();
+}
+
+Result<LofParams> LofParams::FromMap(const ParamMap& params) {
+    LofParams p;
+    ParamParser parser("lof", params);
+    parser.Uint32("k", &p.k);
+    parser.Unsigned("threads", &p.threads);
+    TXG_RETURN_IF_ERROR(parser.Finish());
+    TXG_RETURN_IF_ERROR(p.Validate());
+    return p;
+}
+
+ParamMap LofParams::ToMap() const {
+    return {{"k", std::to_string(k)}, {"threads", std::to_string(threads)}};
+}
+
+struct LofDetector::State {
+    detail::Standardizer standardizer;
+    Matrix train;               // standardised
+    std::vector<double> kdist;  // k-distance of each training row
+    std::vector<double> lrd;    // local reachability density of each training row
+    detail::NeighborIndex index;
+};
+
+LofDetector::LofDetector(LofParams params) : params_(params) {}
+LofDetector::~LofDetector() = default;
+
+namespace {
+constexpr double kLrdEpsilon = 1e-10;  // scikit-learn's guard against duplicates
+
+// lrd of a point from its neighbours' distances and indices (k of each).
+double Lrd(const double* dist, const std::uint32_t* nb, std::size_t k,
+           const std::vector<double>& kdist, double* scratch) {
+    for (std::size_t j = 0; j < k; ++j) scratch[j] = std::max(dist[j], kdist[nb[j]]);
+    return 1.0 / (detail::NumpySum(scratch, k) / static_cast<double>(k) + kLrdEpsilon);
+}
+double Ratio(const std::uint32_t* nb, std::size_t k, const std::vector<double>& lrd, double own,
+             double* scratch) {
+    for (std::size_t j = 0; j < k; ++j) scratch[j] = lrd[nb[j]] / own;
+    return detail::NumpySum(scratch, k) / static_cast<double>(k);
+}
+}  // namespace
+
+Result<void> LofDetector::FitImpl(MatrixView x, std::span<double> train_scores) {
+    TXG_RETURN_IF_ERROR(params_.Validate());
+    TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, 0, "lof fit"));
+    if (params_.k >= x.rows)
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "lof: parameter k=" + std::to_string(params_.k) +
+                             " must be less than the number of training rows (" +
+                             std::to_string(x.rows) + ")",
+                         "use a smaller k or more training rows");
+    if (x.rows >= detail::kNoIndex)
+        return MakeError(ErrorCode::kInvalidArgument, "lof: too many training rows");
+    auto s = std::make_unique<State>();
+    s->standardizer.Fit(x);
+    s->train = s->standardizer.Apply(x);
+    s->index.Build(s->train);
+    const std::size_t n = x.rows;
+    const std::size_t k = params_.k;
+    const unsigned threads = ResolveThreads(params_.threads);
+    const auto nn = s->index.KnnTraining(k, threads, true);
+    s->kdist.resize(n);
+    for (std::size_t i = 0; i < n; ++i) s->kdist[i] = nn.dist[i * k + k - 1];
+    s->lrd.resize(n);
+    const unsigned chunks = n < 4096 ? 1u : threads;
+    ParallelChunks(n, chunks, [&](std::size_t b, std::size_t e, unsigned) {
+        std::vector<double> scratch(k);
+        for (std::size_t i = b; i < e; ++i)
+            s->lrd[i] = Lrd(&nn.dist[i * k], &nn.index[i * k], k, s->kdist, scratch.data());
+    });
+    if (!train_scores.empty()) {
+        ParallelChunks(n, chunks, [&](std::size_t b, std::size_t e, unsigned) {
+            std::vector<double> scratch(k);
+            for (std::size_t i = b; i < e; ++i)
+                train_scores[i] = Ratio(&nn.index[i * k], k, s->lrd, s->lrd[i], scratch.data());
+        });
+    }
+    state_ = std::move(s);
+    num_features_ = x.cols;
+    return Ok();
+}
+
+Result<void> LofDetector::Fit(MatrixView x) { return FitImpl(x, {}); }
+
+Result<void> LofDetector::FitScore(MatrixView x, std::span<double> out) {
+    if (out.size() != x.rows)
+        return MakeError(ErrorCode::kInvalidArgument, "lof: output size != rows");
+    if (x.rows == 0) return CheckFiniteMatrix(x, 0, "lof fit");
+    return FitImpl(x, out);
+}
+
+Result<void> LofDetector::Score(MatrixView x, std::span<double> out) const {
+    if (!state_) return MakeError(ErrorCode::kInvalidArgument, "lof: not fitted");
+    if (out.size() != x.rows)
+        return MakeError(ErrorCode::kInvalidArgument, "lof: output size != rows");
+    if (x.rows == 0) return Ok();
+    TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, num_features_, "lof score"));
+    const Matrix z = state_->standardizer.Apply(x);
+    const std::size_t k = params_.k;
+    const unsigned threads = ResolveThreads(params_.threads);
+    const auto nn = state_->index.KnnQuery(z, k, threads, true);
+    ParallelChunks(
+        x.rows, x.rows < 4096 ? 1u : threads, [&](std::size_t b, std::size_t e, unsigned) {
+            std::vector<double> scratch(k);
+            for (std::size_t i = b; i < e; ++i) {
+                const double own =
+                    Lrd(&nn.dist[i * k], &nn.index[i * k], k, state_->kdist, scratch.data());
+                out[i] = Ratio(&nn.index[i * k], k, state_->lrd, own, scratch.data());
+            }
+        });
+    return Ok();
+}
+
+namespace {
+constexpr std::uint32_t kLofFormat = 1;
+}
+
+std::string LofDetector::Save() const {
+    ByteWriter w;
+    w.Put(kLofFormat);
+    w.Put(params_.k);
+    w.Put<std::uint64_t>(num_features_);
+    if (state_) {
+        state_->standardizer.Save(w);
+        w.Put<std::uint64_t>(state_->train.rows());
+        const std::vector<double> data(state_->train.data(),
+                                       state_->train.data() + state_->train.rows() * num_features_);
+        w.PutVector(data);
+        w.PutVector(state_->kdist);
+        w.PutVector(state_->lrd);
+    }
+    return w.Take();
+}
+
+Result<void> LofDetector::Load(std::string_view bytes) {
+    ByteReader r(bytes, "lof model");
+    auto format = r.Get<std::uint32_t>();
+    if (!format) return std::unexpected(format.error());
+    if (*format != kLofFormat)
+        return MakeError(ErrorCode::kIncompatible, "lof model format " + std::to_string(*format) +
+                                                       ", this txguard reads format " +
+                                                       std::to_string(kLofFormat));
+    auto k = r.Get<std::uint32_t>();
+    auto nf = r.Get<std::uint64_t>();
+    if (!k || !nf) return r.Corrupt("truncated header");
+    LofParams p = params_;
+    p.k = *k;
+    if (!p.Validate() || *nf == 0 || *nf > (1u << 20)) return r.Corrupt("inconsistent header");
+    auto s = std::make_unique<State>();
+    TXG_RETURN_IF_ERROR(s->standardizer.Load(r, *nf));
+    auto rows = r.Get<std::uint64_t>();
+    if (!rows) return std::unexpected(rows.error());
+    auto data = r.GetVector<double>();
+    if (!data) return std::unexpected(data.error());
+    auto kdist = r.GetVector<double>();
+    if (!kdist) return std::unexpected(kdist.error());
+    auto lrd = r.GetVector<double>();
+    if (!lrd) return std::unexpected(lrd.error());
+    if (!r.AtEnd()) return r.Corrupt("trailing bytes");
+    if (*rows <= p.k || *rows >= detail::kNoIndex || data->size() != *rows * *nf ||
+        kdist->size() != *rows || lrd->size() != *rows)
+        return r.Corrupt("inconsistent training data size");
+    for (double v : *data)
+        if (!std::isfinite(v)) return r.Corrupt("non-finite training value");
+    for (std::size_t i = 0; i < *rows; ++i)
+        if (!std::isfinite((*kdist)[i]) || (*kdist)[i] < 0 || !std::isfinite((*lrd)[i]) ||
+            !((*lrd)[i] > 0))
+            return r.Corrupt("bad k-distance or lrd at training row " + std::to_string(i));
+    s->train = Matrix(*rows, *nf);
+    std::copy(data->begin(), data->end(), s->train.data());
+    s->kdist = std::move(*kdist);
+    s->lrd = std::move(*lrd);
+    s->index.Build(s->train);
+    params_ = p;
+    num_features_ = *nf;
+    state_ = std::move(s);
+    return Ok();
+}
+
+}  // namespace txguard

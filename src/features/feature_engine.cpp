@@ -1,0 +1,767 @@
+#include "txguard/features/feature_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <numeric>
+#include <unordered_map>
+
+#include "txguard/core/bytes.hpp"
+#include "txguard/core/parallel.hpp"
+#include "txguard/core/progress.hpp"
+#include "txguard/core/time.hpp"
+
+namespace txguard {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// One stored event (or, with bucket_s > 0, the merge of the events of one time bucket).
+struct Record {
+    std::int64_t ts = 0;          // event time (bucket start in bucket mode)
+    std::uint64_t seq_first = 0;  // transactions merged into this record: [seq_first, seq_last]
+    std::uint64_t seq_last = 0;
+    double n = 0, sum = 0, sumsq = 0, maxv = -INFINITY;
+    double frauds = 0;       // known fraud labels among the record's transactions
+    std::int8_t label = -1;  // exact mode: the transaction's label (-1 unknown)
+    std::uint32_t counterparty = 0;
+};
+
+// A window over records with lag <= age < lag + w, i.e. ts in (t - lag - w, t - lag].
+struct WindowDef {
+    std::int64_t lag_ms = 0;
+    std::int64_t w_ms = 0;
+    bool want_max = false;
+    bool want_distinct = false;
+};
+
+struct WindowState {
+    std::uint64_t lo = 0, hi = 0;  // absolute record indices [lo, hi) inside the window
+    double count = 0, sum = 0, sumsq = 0, frauds = 0;
+    std::deque<std::uint64_t> maxq;  // monotonic, absolute indices
+    // Counterparty -> records in the window, sorted by counterparty (entities see few distinct
+    // counterparties in a window, so a sorted vector beats a hash map).
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> cp;
+
+    auto Find(std::uint32_t key) {
+        return std::lower_bound(cp.begin(), cp.end(), key,
+                                [](const auto& p, std::uint32_t k) { return p.first < k; });
+    }
+    void AddCp(std::uint32_t key) {
+        auto it = Find(key);
+        if (it != cp.end() && it->first == key) {
+            ++it->second;
+        } else {
+            cp.insert(it, {key, 1});
+        }
+    }
+    void RemoveCp(std::uint32_t key) {
+        auto it = Find(key);
+        if (it != cp.end() && it->first == key && --it->second == 0) cp.erase(it);
+    }
+    std::uint32_t CountCp(std::uint32_t key) const {
+        auto it = std::lower_bound(cp.begin(), cp.end(), key,
+                                   [](const auto& p, std::uint32_t k) { return p.first < k; });
+        return it != cp.end() && it->first == key ? it->second : 0;
+    }
+};
+
+struct EntityState {
+    std::deque<Record> ring;
+    std::uint64_t base = 0;  // absolute index of ring.front()
+    std::vector<WindowState> win;
+    std::int64_t last_ts = std::numeric_limits<std::int64_t>::min();
+    bool seen = false;
+};
+
+// Everything one EntitySpec needs: its window layout and per-entity states (indexed by key id).
+struct Block {
+    EntitySpec spec;
+    std::vector<WindowDef> windows;  // aggregate windows first (spec order), then risk windows
+    std::size_t num_agg_windows = 0;
+    std::size_t longest_agg = 0;  // index of the longest aggregate window
+    std::size_t offset = 0;       // first output column
+    std::size_t width = 0;        // output columns
+    std::vector<EntityState> states;
+
+    explicit Block(const EntitySpec& s) : spec(s) {
+        const bool wants_max = std::find(s.aggregates.begin(), s.aggregates.end(),
+                                         Aggregate::kMax) != s.aggregates.end();
+        for (std::size_t i = 0; i < s.windows_days.size(); ++i) {
+            WindowDef d;
+            d.w_ms = static_cast<std::int64_t>(s.windows_days[i]) * kMsPerDay;
+            d.want_max = wants_max;
+            windows.push_back(d);
+            if (d.w_ms > windows[longest_agg].w_ms) longest_agg = i;
+        }
+        num_agg_windows = windows.size();
+        if (s.NeedsCounterparty() && num_agg_windows > 0) {
+            // Distinct counts need the map in every aggregate window; new_counterparty only in
+            // the longest.
+            const bool distinct = std::find(s.aggregates.begin(), s.aggregates.end(),
+                                            Aggregate::kDistinct) != s.aggregates.end();
+            for (std::size_t i = 0; i < num_agg_windows; ++i)
+                windows[i].want_distinct = distinct || i == longest_agg;
+        }
+        if (s.has_label_risk) {
+            for (int w : s.label_risk.windows_days) {
+                WindowDef d;
+                d.lag_ms = static_cast<std::int64_t>(s.label_risk.delay_days) * kMsPerDay;
+                d.w_ms = static_cast<std::int64_t>(w) * kMsPerDay;
+                windows.push_back(d);
+            }
+        }
+    }
+
+    EntityState NewState() const {
+        EntityState st;
+        st.win.resize(windows.size());
+        return st;
+    }
+    void Grow(std::size_t n) {
+        while (states.size() < n) states.push_back(NewState());
+    }
+
+    Record& At(EntityState& e, std::uint64_t idx) const { return e.ring[idx - e.base]; }
+
+    void Enter(EntityState& e, std::size_t wi, std::uint64_t idx) const {
+        WindowState& w = e.win[wi];
+        const Record& r = At(e, idx);
+        w.count += r.n;
+        w.sum += r.sum;
+        w.sumsq += r.sumsq;
+        w.frauds += r.frauds;
+        if (windows[wi].want_max) {
+            while (!w.maxq.empty() && At(e, w.maxq.back()).maxv <= r.maxv) w.maxq.pop_back();
+            w.maxq.push_back(idx);
+        }
+        if (windows[wi].want_distinct) w.AddCp(r.counterparty);
+    }
+
+    void Leave(EntityState& e, std::size_t wi, std::uint64_t idx) const {
+        WindowState& w = e.win[wi];
+        const Record& r = At(e, idx);
+        w.count -= r.n;
+        w.sum -= r.sum;
+        w.sumsq -= r.sumsq;
+        w.frauds -= r.frauds;
+        if (w.count <= 0) {  // empty window: reset the running sums exactly
+            w.count = w.sum = w.sumsq = w.frauds = 0;
+        }
+        while (!w.maxq.empty() && w.maxq.front() <= idx) w.maxq.pop_front();
+        if (windows[wi].want_distinct) w.RemoveCp(r.counterparty);
+    }
+
+    // Moves every window to end at t.
+    void Advance(EntityState& e, std::int64_t t) const {
+        const std::uint64_t end = e.base + e.ring.size();
+        for (std::size_t wi = 0; wi < windows.size(); ++wi) {
+            WindowState& w = e.win[wi];
+            const std::int64_t newest = t - windows[wi].lag_ms;
+            const std::int64_t oldest_excluded = newest - windows[wi].w_ms;
+            while (w.hi < end && At(e, w.hi).ts <= newest) Enter(e, wi, w.hi++);
+            while (w.lo < w.hi && At(e, w.lo).ts <= oldest_excluded) Leave(e, wi, w.lo++);
+        }
+    }
+
+    // Drops records no window needs any more, and the oldest beyond max_events.
+    void Trim(EntityState& e) const {
+        std::uint64_t keep_from = e.base + e.ring.size();
+        for (const auto& w : e.win) keep_from = std::min(keep_from, w.lo);
+        // Keep the newest record (time since last, bucket merging).
+        if (!e.ring.empty()) keep_from = std::min(keep_from, e.base + e.ring.size() - 1);
+        while (e.base < keep_from) {
+            e.ring.pop_front();
+            ++e.base;
+        }
+        while (e.ring.size() > spec.max_events) {
+            const std::uint64_t idx = e.base;
+            for (std::size_t wi = 0; wi < windows.size(); ++wi) {
+                WindowState& w = e.win[wi];
+                if (w.lo <= idx && idx < w.hi) {
+                    Leave(e, wi, idx);
+                    w.lo = idx + 1;
+                } else if (w.hi <= idx) {
+                    w.lo = w.hi = idx + 1;
+                }
+            }
+            e.ring.pop_front();
+            ++e.base;
+        }
+    }
+
+    // Applies a change of a held record to the windows that contain it. Only a merge into the
+    // newest record (bucket mode) can raise its max.
+    void Delta(EntityState& e, std::uint64_t idx, double dn, double dsum, double dsumsq,
+               double dfrauds) const {
+        const bool max_changed = dn != 0;
+        for (std::size_t wi = 0; wi < windows.size(); ++wi) {
+            WindowState& w = e.win[wi];
+            if (idx < w.lo || idx >= w.hi) continue;
+            w.count += dn;
+            w.sum += dsum;
+            w.sumsq += dsumsq;
+            w.frauds += dfrauds;
+            if (windows[wi].want_max && max_changed) {
+                TXG_CHECK(idx + 1 == e.base + e.ring.size());
+                if (!w.maxq.empty() && w.maxq.back() == idx) w.maxq.pop_back();
+                const double v = At(e, idx).maxv;
+                while (!w.maxq.empty() && At(e, w.maxq.back()).maxv <= v) w.maxq.pop_back();
+                w.maxq.push_back(idx);
+            }
+        }
+    }
+
+    Result<void> Process(EntityState& e, const TxInput& tx, std::span<double> out) const {
+        if (e.seen && tx.ts_ms < e.last_ts)
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "transaction at " + FormatTimestamp(tx.ts_ms) + " is earlier than " +
+                                 spec.name + "'s previous one at " + FormatTimestamp(e.last_ts));
+        const double prev_gap_s =
+            e.seen ? static_cast<double>(tx.ts_ms - e.last_ts) / 1000.0 : -1.0;
+        const std::uint32_t cp = tx.keys[static_cast<int>(spec.counterparty)];
+        const double a = tx.amount;
+        const std::int64_t bucket_ms = static_cast<std::int64_t>(spec.bucket_s) * 1000;
+        const std::int64_t rec_ts =
+            bucket_ms > 0 ? FloorDiv(tx.ts_ms, bucket_ms) * bucket_ms : tx.ts_ms;
+        if (bucket_ms > 0 && !e.ring.empty() && e.ring.back().ts == rec_ts) {
+            Record& r = e.ring.back();
+            r.n += 1;
+            r.sum += a;
+            r.sumsq += a * a;
+            r.maxv = std::max(r.maxv, a);
+            r.seq_last = tx.seq;
+            Delta(e, e.base + e.ring.size() - 1, 1, a, a * a, 0);
+        } else {
+            Record r;
+            r.ts = rec_ts;
+            r.seq_first = r.seq_last = tx.seq;
+            r.n = 1;
+            r.sum = a;
+            r.sumsq = a * a;
+            r.maxv = a;
+            r.counterparty = cp;
+            e.ring.push_back(r);
+        }
+        e.last_ts = tx.ts_ms;
+        e.seen = true;
+        Advance(e, tx.ts_ms);
+        Trim(e);
+
+        std::size_t k = 0;
+        for (std::size_t wi = 0; wi < num_agg_windows; ++wi) {
+            const WindowState& w = e.win[wi];
+            for (Aggregate ag : spec.aggregates) {
+                double v = 0;
+                switch (ag) {
+                    case Aggregate::kCount:
+                        v = w.count;
+                        break;
+                    case Aggregate::kSum:
+                        v = w.sum;
+                        break;
+                    case Aggregate::kMean:
+                        v = w.count > 0 ? w.sum / w.count : 0.0;
+                        break;
+                    case Aggregate::kStd:
+                        v = w.count > 1
+                                ? std::sqrt(std::max(
+                                      0.0, (w.sumsq - w.sum * w.sum / w.count) / (w.count - 1)))
+                                : 0.0;
+                        break;
+                    case Aggregate::kMax:
+                        v = w.maxq.empty() ? 0.0 : At(e, w.maxq.front()).maxv;
+                        break;
+                    case Aggregate::kDistinct:
+                        v = static_cast<double>(w.cp.size());
+                        break;
+                }
+                out[k++] = v;
+            }
+        }
+        if (spec.time_since_last) out[k++] = prev_gap_s;
+        if (spec.amount_ratio_to_mean || spec.amount_zscore) {
+            // The longest window without the current transaction.
+            const WindowState& w = e.win[longest_agg];
+            const double n = w.count - 1, sum = w.sum - a, sumsq = w.sumsq - a * a;
+            const double mean = n > 0 ? sum / n : 0.0;
+            if (spec.amount_ratio_to_mean) out[k++] = n > 0 && mean > 0 ? a / mean : 1.0;
+            if (spec.amount_zscore) {
+                const double var = n > 1 ? std::max(0.0, (sumsq - sum * sum / n) / (n - 1)) : 0.0;
+                out[k++] = var > 0 ? (a - mean) / std::sqrt(var) : 0.0;
+            }
+        }
+        if (spec.new_counterparty) {
+            out[k++] = e.win[longest_agg].CountCp(cp) <= 1 ? 1.0 : 0.0;
+        }
+        for (std::size_t wi = num_agg_windows; wi < windows.size(); ++wi) {
+            const WindowState& w = e.win[wi];
+            out[k++] = w.count;
+            out[k++] = w.count > 0 ? w.frauds / w.count : 0.0;
+        }
+        TXG_CHECK(k == width);
+        return Ok();
+    }
+
+    void AddLabel(EntityState& e, std::uint64_t seq, std::int8_t label) const {
+        // Records are in seq order: find the one whose range holds seq.
+        auto it =
+            std::upper_bound(e.ring.begin(), e.ring.end(), seq,
+                             [](std::uint64_t s, const Record& r) { return s < r.seq_first; });
+        if (it == e.ring.begin()) return;  // older than every held record
+        --it;
+        if (seq > it->seq_last) return;
+        double dfrauds;
+        if (spec.bucket_s == 0) {
+            dfrauds = (label == 1 ? 1.0 : 0.0) - (it->label == 1 ? 1.0 : 0.0);
+            it->label = label;
+        } else {
+            dfrauds = label == 1 ? 1.0 : 0.0;  // bucket mode: labels are added, not revised
+        }
+        if (dfrauds == 0) return;
+        it->frauds += dfrauds;
+        Delta(e, e.base + static_cast<std::uint64_t>(it - e.ring.begin()), 0, 0, 0, dfrauds);
+    }
+};
+
+std::size_t BlockWidth(const EntitySpec& s) {
+    std::size_t w = s.windows_days.size() * s.aggregates.size();
+    w += s.time_since_last + s.amount_ratio_to_mean + s.amount_zscore + s.new_counterparty;
+    if (s.has_label_risk) w += 2 * s.label_risk.windows_days.size();
+    return w;
+}
+
+}  // namespace
+
+struct FeatureEngine::Impl {
+    const FeatureSpec* spec = nullptr;
+    std::vector<Block> blocks;
+    // Key dictionaries, one per key field.
+    std::vector<std::unordered_map<std::string, std::uint32_t>> key_index;
+    std::vector<std::vector<std::string>> key_values;
+    // Categorical codes by key id, one vector per categorical spec.
+    std::vector<std::vector<std::uint32_t>> codes;
+    std::size_t categorical_offset = 0;  // first column after the entity blocks
+
+    void WriteSimple(const TxInput& tx, std::span<double> out) const {
+        std::size_t k = 0;
+        if (spec->amount) out[k++] = tx.amount;
+        if (!spec->time.empty()) {
+            const int hour = HourOfDay(tx.ts_ms);
+            const double hour_frac =
+                static_cast<double>(tx.ts_ms - DayIndex(tx.ts_ms) * kMsPerDay) / 3'600'000.0;
+            for (TimeFeature t : spec->time) {
+                switch (t) {
+                    case TimeFeature::kHour:
+                        out[k++] = hour;
+                        break;
+                    case TimeFeature::kDayOfWeek:
+                        out[k++] = DayOfWeek(tx.ts_ms);
+                        break;
+                    case TimeFeature::kIsWeekend:
+                        out[k++] = DayOfWeek(tx.ts_ms) >= 5;
+                        break;
+                    case TimeFeature::kIsNight:
+                        out[k++] = hour <= 6;
+                        break;
+                    case TimeFeature::kHourSin:
+                        out[k++] = std::sin(2 * kPi * hour_frac / 24);
+                        break;
+                    case TimeFeature::kHourCos:
+                        out[k++] = std::cos(2 * kPi * hour_frac / 24);
+                        break;
+                }
+            }
+        }
+        k = categorical_offset;  // entity blocks sit between time and categorical features
+        for (std::size_t c = 0; c < spec->categorical.size(); ++c) {
+            const auto id = tx.keys[static_cast<int>(spec->categorical[c].column)];
+            out[k++] = id < codes[c].size()
+                           ? codes[c][id]
+                           : static_cast<double>(spec->categorical[c].values.size());
+        }
+        for (double x : tx.extras) out[k++] = x;
+    }
+
+    std::uint32_t KeyId(KeyField field, std::string_view value) {
+        auto& index = key_index[static_cast<int>(field)];
+        auto it = index.find(std::string(value));
+        if (it != index.end()) return it->second;
+        auto& values = key_values[static_cast<int>(field)];
+        const auto id = static_cast<std::uint32_t>(values.size());
+        index.emplace(std::string(value), id);
+        values.emplace_back(value);
+        for (auto& b : blocks)
+            if (b.spec.key == field) b.Grow(values.size());
+        for (std::size_t c = 0; c < spec->categorical.size(); ++c) {
+            const auto& cs = spec->categorical[c];
+            if (cs.column != field) continue;
+            auto pos = std::find(cs.values.begin(), cs.values.end(), value);
+            codes[c].push_back(static_cast<std::uint32_t>(pos - cs.values.begin()));
+        }
+        return id;
+    }
+};
+
+FeatureEngine::FeatureEngine(FeatureSpec spec)
+    : spec_(std::move(spec)), num_features_(spec_.Names().size()), impl_(std::make_unique<Impl>()) {
+    impl_->spec = &spec_;
+    impl_->key_index.resize(kNumKeyFields);
+    impl_->key_values.resize(kNumKeyFields);
+    impl_->codes.resize(spec_.categorical.size());
+    std::size_t offset = (spec_.amount ? 1 : 0) + spec_.time.size();
+    for (const auto& e : spec_.entities) {
+        Block b(e);
+        b.offset = offset;
+        b.width = BlockWidth(e);
+        offset += b.width;
+        impl_->blocks.push_back(std::move(b));
+    }
+    impl_->categorical_offset = offset;
+    TXG_CHECK(offset + spec_.categorical.size() + spec_.extra_columns.size() == num_features_);
+}
+
+FeatureEngine::~FeatureEngine() = default;
+FeatureEngine::FeatureEngine(FeatureEngine&& o) noexcept
+    : spec_(std::move(o.spec_)), num_features_(o.num_features_), impl_(std::move(o.impl_)) {
+    impl_->spec = &spec_;
+}
+FeatureEngine& FeatureEngine::operator=(FeatureEngine&& o) noexcept {
+    spec_ = std::move(o.spec_);
+    num_features_ = o.num_features_;
+    impl_ = std::move(o.impl_);
+    impl_->spec = &spec_;
+    return *this;
+}
+
+std::uint32_t FeatureEngine::KeyId(KeyField field, std::string_view value) {
+    return impl_->KeyId(field, value);
+}
+
+Result<void> FeatureEngine::Process(const TxInput& tx, std::span<double> out) {
+    TXG_CHECK(out.size() == num_features_);
+    TXG_CHECK(tx.extras.size() == spec_.extra_columns.size());
+    // Check every block first so that an out-of-order transaction changes no state.
+    for (auto& b : impl_->blocks) {
+        const auto id = tx.keys[static_cast<int>(b.spec.key)];
+        if (id >= b.states.size())
+            return MakeError(ErrorCode::kInvalidArgument, "unknown " + b.spec.name + " key id");
+        const EntityState& e = b.states[id];
+        if (e.seen && tx.ts_ms < e.last_ts)
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "transaction at " + FormatTimestamp(tx.ts_ms) +
+                                 " is earlier than the " + KeyFieldName(b.spec.key) +
+                                 "'s previous one at " + FormatTimestamp(e.last_ts));
+    }
+    impl_->WriteSimple(tx, out);
+    for (auto& b : impl_->blocks) {
+        auto id = tx.keys[static_cast<int>(b.spec.key)];
+        TXG_RETURN_IF_ERROR(b.Process(b.states[id], tx, out.subspan(b.offset, b.width)));
+    }
+    return Ok();
+}
+
+Result<void> FeatureEngine::AddLabel(const TxInput& tx, std::int8_t label,
+                                     std::int64_t known_at_ms) {
+    if (label != 0 && label != 1)
+        return MakeError(ErrorCode::kInvalidArgument, "label must be 0 or 1");
+    if (known_at_ms < tx.ts_ms)
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "a label cannot be known (" + FormatTimestamp(known_at_ms) +
+                             ") before its transaction (" + FormatTimestamp(tx.ts_ms) + ")");
+    for (auto& b : impl_->blocks) {
+        const auto id = tx.keys[static_cast<int>(b.spec.key)];
+        if (id < b.states.size()) b.AddLabel(b.states[id], tx.seq, label);
+    }
+    return Ok();
+}
+
+// ---- snapshot ----------------------------------------------------------------------------------
+namespace {
+constexpr std::uint32_t kSnapshotFormat = 1;
+}
+
+std::string FeatureEngine::Snapshot() const {
+    ByteWriter w;
+    w.Put(kSnapshotFormat);
+    w.PutString(FeatureSpecToJson(spec_));
+    for (const auto& values : impl_->key_values) {
+        w.Put<std::uint64_t>(values.size());
+        for (const auto& v : values) w.PutString(v);
+    }
+    for (const auto& b : impl_->blocks) {
+        w.Put<std::uint64_t>(b.states.size());
+        for (const auto& e : b.states) {
+            w.Put<std::uint8_t>(e.seen);
+            w.Put(e.last_ts);
+            w.Put(e.base);
+            w.Put<std::uint64_t>(e.ring.size());
+            for (const auto& r : e.ring) {
+                w.Put(r.ts);
+                w.Put(r.seq_first);
+                w.Put(r.seq_last);
+                w.Put(r.n);
+                w.Put(r.sum);
+                w.Put(r.sumsq);
+                w.Put(r.maxv);
+                w.Put(r.frauds);
+                w.Put(r.label);
+                w.Put(r.counterparty);
+            }
+            for (const auto& ws : e.win) {
+                w.Put(ws.lo);
+                w.Put(ws.hi);
+                w.Put(ws.count);
+                w.Put(ws.sum);
+                w.Put(ws.sumsq);
+                w.Put(ws.frauds);
+                w.PutVector(std::vector<std::uint64_t>(ws.maxq.begin(), ws.maxq.end()));
+                std::vector<std::uint32_t> cp;
+                for (const auto& [k, v] : ws.cp) {
+                    cp.push_back(k);
+                    cp.push_back(v);
+                }
+                w.PutVector(cp);
+            }
+        }
+    }
+    return w.Take();
+}
+
+Result<void> FeatureEngine::Restore(std::string_view bytes) {
+    ByteReader r(bytes, "feature engine snapshot");
+    auto format = r.Get<std::uint32_t>();
+    if (!format) return std::unexpected(format.error());
+    if (*format != kSnapshotFormat)
+        return MakeError(ErrorCode::kIncompatible,
+                         "feature engine snapshot format " + std::to_string(*format) +
+                             ", this txguard reads " + std::to_string(kSnapshotFormat));
+    auto spec_json = r.GetString();
+    if (!spec_json) return std::unexpected(spec_json.error());
+    if (*spec_json != FeatureSpecToJson(spec_))
+        return MakeError(ErrorCode::kIncompatible,
+                         "the snapshot was taken with another feature spec");
+    FeatureEngine fresh(spec_);
+    Impl& im = *fresh.impl_;
+    for (int f = 0; f < kNumKeyFields; ++f) {
+        auto n = r.Get<std::uint64_t>();
+        if (!n || *n > bytes.size()) return r.Corrupt("bad key dictionary");
+        for (std::uint64_t i = 0; i < *n; ++i) {
+            auto v = r.GetString();
+            if (!v) return std::unexpected(v.error());
+            if (im.KeyId(static_cast<KeyField>(f), *v) != i) return r.Corrupt("duplicate key");
+        }
+    }
+    for (auto& b : im.blocks) {
+        auto n = r.Get<std::uint64_t>();
+        if (!n || *n != b.states.size()) return r.Corrupt("entity count does not match keys");
+        for (auto& e : b.states) {
+            auto seen = r.Get<std::uint8_t>();
+            auto last = r.Get<std::int64_t>();
+            auto base = r.Get<std::uint64_t>();
+            auto size = r.Get<std::uint64_t>();
+            if (!seen || !last || !base || !size || *size > r.remaining() / 61)
+                return r.Corrupt("bad entity header");
+            e.seen = *seen != 0;
+            e.last_ts = *last;
+            e.base = *base;
+            for (std::uint64_t i = 0; i < *size; ++i) {
+                Record rec;
+                auto ts = r.Get<std::int64_t>();
+                auto s1 = r.Get<std::uint64_t>();
+                auto s2 = r.Get<std::uint64_t>();
+                auto n = r.Get<double>();
+                auto sum = r.Get<double>();
+                auto sumsq = r.Get<double>();
+                auto maxv = r.Get<double>();
+                auto frauds = r.Get<double>();
+                auto label = r.Get<std::int8_t>();
+                auto cp = r.Get<std::uint32_t>();
+                if (!ts || !s1 || !s2 || !n || !sum || !sumsq || !maxv || !frauds || !label || !cp)
+                    return r.Corrupt("truncated event");
+                rec = {*ts, *s1, *s2, *n, *sum, *sumsq, *maxv, *frauds, *label, *cp};
+                e.ring.push_back(rec);
+            }
+            const std::uint64_t end = e.base + e.ring.size();
+            for (auto& ws : e.win) {
+                auto lo = r.Get<std::uint64_t>();
+                auto hi = r.Get<std::uint64_t>();
+                auto c = r.Get<double>();
+                auto s = r.Get<double>();
+                auto s2 = r.Get<double>();
+                auto fr = r.Get<double>();
+                auto maxq = r.GetVector<std::uint64_t>();
+                auto cp = r.GetVector<std::uint32_t>();
+                if (!lo || !hi || !c || !s || !s2 || !fr || !maxq || !cp)
+                    return r.Corrupt("bad window state");
+                if (*lo > *hi || *hi > end || (*lo < e.base && *lo != *hi) || cp->size() % 2)
+                    return r.Corrupt("window indices out of range");
+                for (auto q : *maxq)
+                    if (q < *lo || q >= *hi) return r.Corrupt("max index out of range");
+                ws.lo = *lo;
+                ws.hi = *hi;
+                ws.count = *c;
+                ws.sum = *s;
+                ws.sumsq = *s2;
+                ws.frauds = *fr;
+                ws.maxq.assign(maxq->begin(), maxq->end());
+                for (std::size_t i = 0; i < cp->size(); i += 2) {
+                    if (i > 0 && (*cp)[i] <= (*cp)[i - 2])
+                        return r.Corrupt("unsorted counterparties");
+                    ws.cp.emplace_back((*cp)[i], (*cp)[i + 1]);
+                }
+            }
+        }
+    }
+    if (!r.AtEnd()) return r.Corrupt("trailing bytes");
+    *this = std::move(fresh);
+    return Ok();
+}
+
+// ---- batch -------------------------------------------------------------------------------------
+namespace {
+
+const CategoricalColumn& KeyColumn(const TransactionTable& t, KeyField f) {
+    switch (f) {
+        case KeyField::kCustomer:
+            return t.customer;
+        case KeyField::kTerminal:
+            return t.terminal;
+        case KeyField::kCategory:
+            return t.category;
+        case KeyField::kChannel:
+            return t.channel;
+        case KeyField::kCountry:
+            return t.country;
+    }
+    return t.customer;
+}
+
+}  // namespace
+
+Result<Matrix> ComputeFeatures(FeatureEngine& engine, const TransactionTable& table,
+                               const BatchOptions& options) {
+    const FeatureSpec& spec = engine.spec();
+    auto& im = engine.impl();
+    const std::size_t n = table.rows;
+    if (spec.NeedsTime() && !table.has_time())
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "the model's features need a timestamp column");
+    if ((spec.amount || !spec.entities.empty()) && !table.has_amount())
+        return MakeError(ErrorCode::kInvalidArgument, "the model's features need an amount column");
+    // Key fields in use, mapped from the table's pools to engine ids.
+    bool used[kNumKeyFields] = {false, false, false, false, false};
+    for (const auto& e : spec.entities) {
+        used[static_cast<int>(e.key)] = true;
+        if (e.NeedsCounterparty()) used[static_cast<int>(e.counterparty)] = true;
+    }
+    for (const auto& c : spec.categorical) used[static_cast<int>(c.column)] = true;
+    std::vector<std::uint32_t> key_map[kNumKeyFields];
+    for (int f = 0; f < kNumKeyFields; ++f) {
+        if (!used[f]) continue;
+        const CategoricalColumn& col = KeyColumn(table, static_cast<KeyField>(f));
+        if (col.ids.empty() && n > 0)
+            return MakeError(ErrorCode::kInvalidArgument,
+                             std::string("the model's features need a ") +
+                                 KeyFieldName(static_cast<KeyField>(f)) + " column");
+        key_map[f].resize(col.pool.size());
+        for (std::uint32_t i = 0; i < col.pool.size(); ++i)
+            key_map[f][i] = engine.KeyId(static_cast<KeyField>(f), col.pool.Get(i));
+    }
+    std::vector<const std::vector<double>*> extras;
+    for (const auto& name : spec.extra_columns) {
+        auto it = std::find(table.extra_names.begin(), table.extra_names.end(), name);
+        if (it == table.extra_names.end())
+            return MakeError(ErrorCode::kInvalidArgument, "the data has no column \"" + name +
+                                                              "\" that the model's features need");
+        extras.push_back(&table.extra[it - table.extra_names.begin()]);
+    }
+    std::vector<std::size_t> order(n);
+    std::iota(order.begin(), order.end(), std::size_t{0});
+    if (table.has_time() && !table.IsTimeOrdered())
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return table.ts_ms[a] < table.ts_ms[b];
+        });
+    auto make_tx = [&](std::size_t pos, std::span<double> extra_buf) {
+        const std::size_t r = order[pos];
+        TxInput tx;
+        tx.seq = pos;
+        if (table.has_time()) tx.ts_ms = table.ts_ms[r];
+        if (table.has_amount()) tx.amount = table.amount[r];
+        for (int f = 0; f < kNumKeyFields; ++f)
+            if (used[f]) tx.keys[f] = key_map[f][KeyColumn(table, static_cast<KeyField>(f)).ids[r]];
+        for (std::size_t j = 0; j < extras.size(); ++j) extra_buf[j] = (*extras[j])[r];
+        tx.extras = extra_buf;
+        return tx;
+    };
+
+    Matrix out(n, engine.NumFeatures());
+    const unsigned threads = ResolveThreads(options.threads);
+    Progress progress("features", n * (1 + im.blocks.size()));
+    // Columns that depend on the transaction alone.
+    ParallelChunks(n, threads, [&](std::size_t b, std::size_t e, unsigned) {
+        std::vector<double> buf(extras.size());
+        for (std::size_t pos = b; pos < e; ++pos) {
+            const TxInput tx = make_tx(pos, buf);
+            im.WriteSimple(tx, out.Row(order[pos]));
+        }
+        progress.Add(e - b);
+    });
+    // Entity blocks: tasks (block, shard) each replay the rows of their entities in time order.
+    const std::size_t shards = std::max<std::size_t>(1, threads);
+    const std::size_t tasks = im.blocks.size() * shards;
+    std::vector<Error> errors(tasks);
+    std::vector<std::size_t> error_pos(tasks, n);
+    const bool labels = options.use_table_labels && table.has_label();
+    ParallelChunks(tasks, threads, [&](std::size_t tb, std::size_t te, unsigned) {
+        std::vector<double> buf(extras.size());
+        for (std::size_t task = tb; task < te; ++task) {
+            Block& block = im.blocks[task / shards];
+            const std::size_t shard = task % shards;
+            const int key = static_cast<int>(block.spec.key);
+            const bool risk = labels && block.spec.has_label_risk;
+            const std::int64_t delay_ms =
+                static_cast<std::int64_t>(block.spec.label_risk.delay_days) * kMsPerDay;
+            std::deque<std::size_t> pending;  // positions whose label is not known yet, FIFO
+            std::size_t done = 0;
+            for (std::size_t pos = 0; pos < n; ++pos) {
+                const std::size_t r = order[pos];
+                const std::uint32_t id = key_map[key][KeyColumn(table, block.spec.key).ids[r]];
+                if (id % shards != shard) continue;
+                const TxInput tx = make_tx(pos, buf);
+                while (risk && !pending.empty() &&
+                       table.ts_ms[order[pending.front()]] + delay_ms <= tx.ts_ms) {
+                    const std::size_t lp = pending.front();
+                    pending.pop_front();
+                    const std::size_t lr = order[lp];
+                    const std::uint32_t lid =
+                        key_map[key][KeyColumn(table, block.spec.key).ids[lr]];
+                    block.AddLabel(block.states[lid], lp, table.label[lr]);
+                }
+                auto st = block.Process(block.states[id], tx,
+                                        out.Row(r).subspan(block.offset, block.width));
+                if (!st) {
+                    errors[task] = st.error();
+                    error_pos[task] = pos;
+                    break;
+                }
+                if (risk) pending.push_back(pos);
+                if (++done % 65536 == 0) progress.Add(65536);
+            }
+            progress.Add(done % 65536);
+        }
+    });
+    progress.Finish();
+    std::size_t first = n, which = 0;
+    for (std::size_t t = 0; t < tasks; ++t)
+        if (error_pos[t] < first) first = error_pos[t], which = t;
+    if (first < n) {
+        const std::size_t r = order[first];
+        return MakeError(errors[which].code, "row " + std::to_string(r) + " (transaction " +
+                                                 table.IdOf(r) + "): " + errors[which].message);
+    }
+    return out;
+}
+
+}  // namespace txguard

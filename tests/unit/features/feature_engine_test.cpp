@@ -1,0 +1,212 @@
+#include "txguard/features/feature_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "txguard/core/rng.hpp"
+#include "txguard/core/time.hpp"
+
+namespace txguard {
+namespace {
+
+constexpr std::int64_t kH = 3'600'000;
+constexpr std::int64_t kD = kMsPerDay;
+const std::int64_t kT0 = 1522540800000;  // 2018-04-01 00:00 UTC, a Sunday
+
+Schema BehaviourSchema() {
+    Schema s;
+    s.columns = {{Field::kTimestamp, "t"}, {Field::kCustomerId, "c"}, {Field::kAmount, "a"}};
+    return s;
+}
+
+// A small table: customers "a" and "b", given (offset ms, customer, amount) rows.
+TransactionTable MakeTable(const std::vector<std::tuple<std::int64_t, const char*, double>>& rows) {
+    TransactionTable t;
+    t.rows = rows.size();
+    for (const auto& [off, c, amount] : rows) {
+        t.ts_ms.push_back(kT0 + off);
+        t.customer.ids.push_back(t.customer.pool.Intern(c));
+        t.amount.push_back(amount);
+    }
+    return t;
+}
+
+// The foundation's v1 features, now the "basic" preset.
+FeatureSpec Basic(const TransactionTable& t) {
+    auto spec = FeatureSpecPreset("basic", BehaviourSchema(), t);
+    EXPECT_TRUE(spec) << spec.error().message;
+    return *spec;
+}
+
+TxInput Tx(std::int64_t ts, std::uint32_t customer, double amount, std::uint64_t seq = 0) {
+    TxInput tx;
+    tx.seq = seq;
+    tx.ts_ms = ts;
+    tx.amount = amount;
+    tx.keys[static_cast<int>(KeyField::kCustomer)] = customer;
+    return tx;
+}
+
+TEST(FeatureSpec, NamesAndDefaults) {
+    TransactionTable t = MakeTable({{0, "a", 1.0}});
+    FeatureSpec spec = Basic(t);
+    EXPECT_EQ(spec.Names(),
+              (std::vector<std::string>{"amount", "hour", "is_weekend", "is_night", "cust_count_1d",
+                                        "cust_mean_1d", "cust_count_7d", "cust_mean_7d",
+                                        "cust_count_30d", "cust_mean_30d"}));
+    Schema numeric;
+    numeric.columns = {{Field::kLabel, "label"}};
+    TransactionTable n;
+    n.extra_names = {"f0", "f1"};
+    FeatureSpec ns = DefaultFeatureSpec(numeric, n);
+    EXPECT_TRUE(ns.entities.empty());
+    EXPECT_EQ(ns.Names(), (std::vector<std::string>{"f0", "f1"}));
+    auto rt = FeatureSpecFromJson(FeatureSpecToJson(spec));
+    ASSERT_TRUE(rt);
+    EXPECT_EQ(rt->Names(), spec.Names());
+    EXPECT_EQ(FeatureSpecToJson(*rt), FeatureSpecToJson(spec));
+    FeatureSpec bad = spec;
+    bad.entities[0].windows_days = {0};
+    EXPECT_FALSE(bad.Validate());
+    EXPECT_FALSE(FeatureSpecFromJson("{\"version\": 3}"));
+}
+
+TEST(FeatureEngine, WindowsAreHalfOpenAndIncludeTheCurrentTransaction) {
+    // Customer a: at 0h (10), 12h (20), 24h (30) exactly one day later, 24h+1ms (40).
+    TransactionTable t = MakeTable({{0, "a", 10},
+                                    {12 * kH, "a", 20},
+                                    {13 * kH, "b", 5},
+                                    {kD, "a", 30},
+                                    {kD + 1, "a", 40},
+                                    {8 * kD, "a", 50}});
+    FeatureEngine engine(Basic(t));
+    auto m = ComputeFeatures(engine, t);
+    ASSERT_TRUE(m);
+    auto row = [&](std::size_t r) { return m->View().Row(r); };
+    // Row 0: first transaction: count 1, mean 10 in every window; Sunday, midnight = night.
+    EXPECT_EQ(row(0)[0], 10);
+    EXPECT_EQ(row(0)[1], 0);
+    EXPECT_EQ(row(0)[2], 1);
+    EXPECT_EQ(row(0)[3], 1);
+    EXPECT_EQ(row(0)[4], 1);
+    EXPECT_EQ(row(0)[5], 10);
+    // Row 1: 12:00, not night; 1d window holds 10 and 20.
+    EXPECT_EQ(row(1)[1], 12);
+    EXPECT_EQ(row(1)[3], 0);
+    EXPECT_EQ(row(1)[4], 2);
+    EXPECT_EQ(row(1)[5], 15);
+    // Row 2 is customer b: its own history only.
+    EXPECT_EQ(row(2)[4], 1);
+    EXPECT_EQ(row(2)[5], 5);
+    // Row 3 at exactly t0 + 1 day: the event at t0 is at t - w, outside (t - w, t].
+    EXPECT_EQ(row(3)[4], 2);
+    EXPECT_EQ(row(3)[5], 25);
+    EXPECT_EQ(row(3)[2], 0);  // Monday
+    EXPECT_EQ(row(3)[6], 3);  // 7d window: all three
+    EXPECT_EQ(row(3)[7], 20);
+    // Row 4 at t0 + 1d + 1ms.
+    EXPECT_EQ(row(4)[4], 3);
+    EXPECT_EQ(row(4)[5], 30);
+    // Row 5 at t0 + 8d: 1d window only itself; the 7d window (t0 + 1d, t0 + 8d] excludes the
+    // event at exactly t0 + 1d and holds the one at t0 + 1d + 1ms.
+    EXPECT_EQ(row(5)[4], 1);
+    EXPECT_EQ(row(5)[6], 2);
+    EXPECT_EQ(row(5)[7], 45);
+    EXPECT_EQ(row(5)[8], 5);
+    EXPECT_EQ(row(5)[9], 30);
+}
+
+// Independent O(n^2) computation of the behaviour features, for random tables.
+TEST(FeatureEngine, MatchesANaiveComputationOnRandomHistories) {
+    Rng rng(11);
+    std::vector<std::tuple<std::int64_t, const char*, double>> rows;
+    const char* names[] = {"c0", "c1", "c2", "c3", "c4"};
+    std::int64_t t = 0;
+    for (int i = 0; i < 3000; ++i) {
+        t += static_cast<std::int64_t>(rng.Exponential(1.0 / (3 * kH)));
+        if (rng.Uniform() < 0.05) t += 0;  // exact ties happen too
+        rows.emplace_back(t, names[rng.Below(5)], std::round(rng.Uniform(1, 300) * 100) / 100);
+    }
+    TransactionTable table = MakeTable(rows);
+    FeatureEngine engine(Basic(table));
+    auto m = ComputeFeatures(engine, table);
+    ASSERT_TRUE(m);
+    const std::int64_t windows[] = {1, 7, 30};
+    for (std::size_t r = 0; r < table.rows; ++r) {
+        for (int w = 0; w < 3; ++w) {
+            double count = 0, sum = 0;
+            for (std::size_t q = 0; q <= r; ++q) {
+                if (table.customer.ids[q] != table.customer.ids[r]) continue;
+                if (table.ts_ms[q] > table.ts_ms[r] - windows[w] * kD) {
+                    count += 1;
+                    sum += table.amount[q];
+                }
+            }
+            ASSERT_EQ((*m)(r, 4 + 2 * w), count) << "row " << r << " window " << w;
+            ASSERT_NEAR((*m)(r, 5 + 2 * w), sum / count, 1e-9 * (1 + sum / count))
+                << "row " << r << " window " << w;
+        }
+    }
+}
+
+TEST(FeatureEngine, OnlineProcessingEqualsBatchBitForBit) {
+    Rng rng(12);
+    std::vector<std::tuple<std::int64_t, const char*, double>> rows;
+    const char* names[] = {"x", "y", "z"};
+    for (int i = 0; i < 2000; ++i)
+        rows.emplace_back(i * 17 * 60'000LL, names[rng.Below(3)], rng.Uniform(1, 500));
+    TransactionTable table = MakeTable(rows);
+    const FeatureSpec spec = Basic(table);
+    FeatureEngine batch(spec);
+    auto m = ComputeFeatures(batch, table);
+    ASSERT_TRUE(m);
+    // Live: one transaction at a time, customers by their string keys.
+    FeatureEngine online(spec);
+    std::vector<double> out(spec.Size());
+    for (std::size_t r = 0; r < table.rows; ++r) {
+        TxInput tx =
+            Tx(table.ts_ms[r], online.CustomerId(table.customer.pool.Get(table.customer.ids[r])),
+               table.amount[r], r);
+        ASSERT_TRUE(online.Process(tx, out));
+        for (std::size_t j = 0; j < out.size(); ++j) ASSERT_EQ(out[j], (*m)(r, j));
+    }
+}
+
+TEST(FeatureEngine, UnorderedTablesAreReplayedInTimeOrder) {
+    TransactionTable ordered = MakeTable({{0, "a", 1}, {kH, "a", 2}, {2 * kH, "a", 4}});
+    TransactionTable shuffled = MakeTable({{2 * kH, "a", 4}, {0, "a", 1}, {kH, "a", 2}});
+    const FeatureSpec spec = Basic(ordered);
+    FeatureEngine e1(spec), e2(spec);
+    auto a = ComputeFeatures(e1, ordered);
+    auto b = ComputeFeatures(e2, shuffled);
+    ASSERT_TRUE(a && b);
+    for (std::size_t j = 0; j < spec.Size(); ++j) {
+        EXPECT_EQ((*a)(2, j), (*b)(0, j));
+        EXPECT_EQ((*a)(0, j), (*b)(1, j));
+    }
+}
+
+TEST(FeatureEngine, OutOfOrderLiveTransactionIsAnError) {
+    TransactionTable t = MakeTable({{0, "a", 1}});
+    FeatureEngine engine(Basic(t));
+    std::vector<double> out(engine.NumFeatures());
+    const auto id = engine.CustomerId("a");
+    ASSERT_TRUE(engine.Process(Tx(kT0 + kH, id, 1.0), out));
+    auto r = engine.Process(Tx(kT0, id, 1.0, 1), out);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("earlier"), std::string::npos);
+}
+
+TEST(FeatureEngine, MissingColumnsAreErrors) {
+    TransactionTable t = MakeTable({{0, "a", 1}});
+    FeatureSpec spec = Basic(t);
+    spec.extra_columns = {"v1"};
+    FeatureEngine engine(spec);
+    auto r = ComputeFeatures(engine, t);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("v1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace txguard
