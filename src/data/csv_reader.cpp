@@ -58,6 +58,8 @@ using csv_internal::Trim;
 constexpr std::size_t kProgressMinBytes = 50u << 20;  // show a progress bar above this size
 constexpr std::size_t kProgressStep = 4u << 20;       // bytes parsed between progress updates
 constexpr std::size_t kShownChars = 64;               // longest field text quoted in a message
+// One chunk per thread: more chunks (taken dynamically) were measured slower on 2 cores, as the
+// merge (string pools, transaction ids) grows with the rows outside chunk 0.
 constexpr unsigned kMaxChunks = 256;
 
 // ---- small helpers ----
@@ -927,16 +929,17 @@ std::string FormatError(const std::string& name, const Chunk& c, const ChunkErro
     return s;
 }
 
-// Runs fn(k) for every chunk, one thread per chunk, or all on this thread when the work is small
-// (threads cost more than they save on tiny inputs; results are the same either way).
-void ForEachChunk(std::size_t n_chunks, bool parallel, const std::function<void(std::size_t)>& fn) {
-    if (!parallel || n_chunks == 1) {
-        for (std::size_t k = 0; k < n_chunks; ++k) fn(k);
+// Runs fn(k) for k in [0, n) on `threads` threads that take the next k as they finish, or all on
+// this thread when threads <= 1 (results are the same either way).
+void ForEach(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& fn) {
+    if (threads <= 1 || n <= 1) {
+        for (std::size_t k = 0; k < n; ++k) fn(k);
         return;
     }
-    ParallelChunks(n_chunks, static_cast<unsigned>(n_chunks),
-                   [&](std::size_t b, std::size_t e, unsigned) {
-                       for (std::size_t k = b; k < e; ++k) fn(k);
+    std::atomic<std::size_t> next{0};
+    ParallelChunks(std::min<std::size_t>(threads, n), threads,
+                   [&](std::size_t, std::size_t, unsigned) {
+                       for (std::size_t k; (k = next.fetch_add(1)) < n;) fn(k);
                    });
 }
 
@@ -982,16 +985,16 @@ Result<TransactionTable> ParseBuffer(std::string_view data, const std::string& n
 
     // Chunks.
     const std::size_t min_chunk = std::max<std::size_t>(options.min_chunk_bytes, 1);
-    unsigned n_chunks = std::min(ResolveThreads(options.threads), kMaxChunks);
-    n_chunks = static_cast<unsigned>(
-        std::clamp<std::size_t>(body_size / min_chunk, 1, std::max(n_chunks, 1u)));
+    const unsigned threads = std::min(ResolveThreads(options.threads), kMaxChunks);
+    const auto n_chunks =
+        static_cast<unsigned>(std::clamp<std::size_t>(body_size / min_chunk, 1, threads));
     std::vector<std::size_t> nominal(n_chunks + 1);
     for (unsigned k = 0; k <= n_chunks; ++k)
         nominal[k] = body_begin + body_size / n_chunks * k + body_size % n_chunks * k / n_chunks;
     std::vector<std::size_t> quotes(n_chunks), newlines(n_chunks);
     // Real threads only pay off above a few hundred KB; below, the chunks run on this thread.
-    const bool parallel = body_size >= (256u << 10);
-    ForEachChunk(n_chunks, parallel, [&](std::size_t k) {
+    const unsigned workers = body_size >= (256u << 10) ? std::min(threads, n_chunks) : 1;
+    ForEach(n_chunks, workers, [&](std::size_t k) {
         CountQuotesAndNewlines(data.data() + nominal[k], nominal[k + 1] - nominal[k], &quotes[k],
                                &newlines[k]);
     });
@@ -1056,7 +1059,8 @@ Result<TransactionTable> ParseBuffer(std::string_view data, const std::string& n
         progress = std::make_unique<Progress>("reading " + name, body_size);
 
     std::atomic<std::size_t> first_failed{n_chunks};
-    ForEachChunk(n_chunks, parallel, [&](std::size_t k) {
+    ForEach(n_chunks, workers, [&](std::size_t k) {
+        if (first_failed.load() < k) return;  // an earlier chunk already has the first error
         ChunkParser cp(parser, plan, options, &chunks[k], &first_failed, k, progress.get());
         cp.Run();
     });
@@ -1150,14 +1154,7 @@ Result<TransactionTable> ParseBuffer(std::string_view data, const std::string& n
     t.extra.resize(plan.extra_names.size());
     for (std::size_t j = 0; j < plan.extra_names.size(); ++j)
         concat(&t.extra[j], [j](Chunk& c) { return &c.extra[j]; });
-    if (parallel && n_chunks > 1 && jobs.size() > 1) {
-        std::atomic<std::size_t> next{0};
-        ParallelChunks(n_chunks, n_chunks, [&](std::size_t, std::size_t, unsigned) {
-            for (std::size_t j; (j = next.fetch_add(1)) < jobs.size();) jobs[j]();
-        });
-    } else {
-        for (auto& job : jobs) job();
-    }
+    ForEach(jobs.size(), workers, [&](std::size_t j) { jobs[j](); });
     t.CheckConsistent();
 
     if (report != nullptr) {
