@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-out}
 scripts/setup.sh
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # see scripts/test.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target txguard -j "$(nproc 2>/dev/null || echo 2)"
 txg=build/release/txguard

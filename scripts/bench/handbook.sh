@@ -5,10 +5,11 @@
 #   scripts/bench/handbook.sh [--no-peer]
 # Prints a markdown table: chapter-3 test week and the mean of the four chapter-5 test weeks.
 set -euo pipefail
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}  # see scripts/test.sh
 cd "$(dirname "$0")/../.."
 data=../shared/data/handbook/transactions.csv.gz
 [ -f "$data" ] || { echo "needs $data" >&2; exit 1; }
-txg=build/release/txguard
+txg=${TXGUARD_BIN:-build/release/txguard}
 [ -x "$txg" ] || { cmake --preset release >/dev/null && cmake --build --preset release --target txguard; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

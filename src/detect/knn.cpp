@@ -32,30 +32,16 @@ ParamMap KnnParams::ToMap() const {
         {"k", std::to_string(k)}, {"aggregate", aggregate}, {"threads", std::to_string(threads)}};
 }
 
-struct KnnDetector::State {
-    detail::Standardizer standardizer;
-    Matrix train;  // standardised
-    detail::NeighborIndex index;
-};
+struct KnnDetector::State : detail::NeighborModel {};
 
 KnnDetector::KnnDetector(KnnParams params) : params_(std::move(params)) {}
 KnnDetector::~KnnDetector() = default;
 
 Result<void> KnnDetector::Fit(MatrixView x) {
     TXG_RETURN_IF_ERROR(params_.Validate());
-    TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, 0, "knn fit"));
-    if (params_.k >= x.rows)
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "knn: parameter k=" + std::to_string(params_.k) +
-                             " must be less than the number of training rows (" +
-                             std::to_string(x.rows) + ")",
-                         "use a smaller k or more training rows");
-    if (x.rows >= detail::kNoIndex)
-        return MakeError(ErrorCode::kInvalidArgument, "knn: too many training rows");
+    TXG_RETURN_IF_ERROR(detail::NeighborModel::CheckTraining(x, params_.k, "knn"));
     auto s = std::make_unique<State>();
-    s->standardizer.Fit(x);
-    s->train = s->standardizer.Apply(x);
-    s->index.Build(s->train);
+    s->Build(x);
     state_ = std::move(s);
     num_features_ = x.cols;
     return Ok();
@@ -108,13 +94,7 @@ std::string KnnDetector::Save() const {
     w.Put(params_.k);
     w.Put<std::uint8_t>(params_.aggregate == "mean" ? 1 : 0);
     w.Put<std::uint64_t>(num_features_);
-    if (state_) {
-        state_->standardizer.Save(w);
-        w.Put<std::uint64_t>(state_->train.rows());
-        const std::vector<double> data(state_->train.data(),
-                                       state_->train.data() + state_->train.rows() * num_features_);
-        w.PutVector(data);
-    }
+    if (state_) state_->Save(w);
     return w.Take();
 }
 
@@ -136,19 +116,8 @@ Result<void> KnnDetector::Load(std::string_view bytes) {
     p.aggregate = *agg ? "mean" : "largest";
     if (!p.Validate() || *nf == 0 || *nf > (1u << 20)) return r.Corrupt("inconsistent header");
     auto s = std::make_unique<State>();
-    TXG_RETURN_IF_ERROR(s->standardizer.Load(r, *nf));
-    auto rows = r.Get<std::uint64_t>();
-    if (!rows) return std::unexpected(rows.error());
-    auto data = r.GetVector<double>();
-    if (!data) return std::unexpected(data.error());
+    TXG_RETURN_IF_ERROR(s->Load(r, *nf, p.k));
     if (!r.AtEnd()) return r.Corrupt("trailing bytes");
-    if (*rows <= p.k || *rows >= detail::kNoIndex || data->size() != *rows * *nf)
-        return r.Corrupt("inconsistent training data size");
-    for (double v : *data)
-        if (!std::isfinite(v)) return r.Corrupt("non-finite training value");
-    s->train = Matrix(*rows, *nf);
-    std::copy(data->begin(), data->end(), s->train.data());
-    s->index.Build(s->train);
     params_ = p;
     num_features_ = *nf;
     state_ = std::move(s);

@@ -27,12 +27,9 @@ ParamMap LofParams::ToMap() const {
     return {{"k", std::to_string(k)}, {"threads", std::to_string(threads)}};
 }
 
-struct LofDetector::State {
-    detail::Standardizer standardizer;
-    Matrix train;               // standardised
+struct LofDetector::State : detail::NeighborModel {
     std::vector<double> kdist;  // k-distance of each training row
     std::vector<double> lrd;    // local reachability density of each training row
-    detail::NeighborIndex index;
 };
 
 LofDetector::LofDetector(LofParams params) : params_(params) {}
@@ -56,19 +53,9 @@ double Ratio(const std::uint32_t* nb, std::size_t k, const std::vector<double>& 
 
 Result<void> LofDetector::FitImpl(MatrixView x, std::span<double> train_scores) {
     TXG_RETURN_IF_ERROR(params_.Validate());
-    TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, 0, "lof fit"));
-    if (params_.k >= x.rows)
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "lof: parameter k=" + std::to_string(params_.k) +
-                             " must be less than the number of training rows (" +
-                             std::to_string(x.rows) + ")",
-                         "use a smaller k or more training rows");
-    if (x.rows >= detail::kNoIndex)
-        return MakeError(ErrorCode::kInvalidArgument, "lof: too many training rows");
+    TXG_RETURN_IF_ERROR(detail::NeighborModel::CheckTraining(x, params_.k, "lof"));
     auto s = std::make_unique<State>();
-    s->standardizer.Fit(x);
-    s->train = s->standardizer.Apply(x);
-    s->index.Build(s->train);
+    s->Build(x);
     const std::size_t n = x.rows;
     const std::size_t k = params_.k;
     const unsigned threads = ResolveThreads(params_.threads);
@@ -135,11 +122,7 @@ std::string LofDetector::Save() const {
     w.Put(params_.k);
     w.Put<std::uint64_t>(num_features_);
     if (state_) {
-        state_->standardizer.Save(w);
-        w.Put<std::uint64_t>(state_->train.rows());
-        const std::vector<double> data(state_->train.data(),
-                                       state_->train.data() + state_->train.rows() * num_features_);
-        w.PutVector(data);
+        state_->Save(w);
         w.PutVector(state_->kdist);
         w.PutVector(state_->lrd);
     }
@@ -161,30 +144,21 @@ Result<void> LofDetector::Load(std::string_view bytes) {
     p.k = *k;
     if (!p.Validate() || *nf == 0 || *nf > (1u << 20)) return r.Corrupt("inconsistent header");
     auto s = std::make_unique<State>();
-    TXG_RETURN_IF_ERROR(s->standardizer.Load(r, *nf));
-    auto rows = r.Get<std::uint64_t>();
-    if (!rows) return std::unexpected(rows.error());
-    auto data = r.GetVector<double>();
-    if (!data) return std::unexpected(data.error());
+    TXG_RETURN_IF_ERROR(s->Load(r, *nf, p.k));
+    const std::size_t rows = s->train.rows();
     auto kdist = r.GetVector<double>();
     if (!kdist) return std::unexpected(kdist.error());
     auto lrd = r.GetVector<double>();
     if (!lrd) return std::unexpected(lrd.error());
     if (!r.AtEnd()) return r.Corrupt("trailing bytes");
-    if (*rows <= p.k || *rows >= detail::kNoIndex || data->size() != *rows * *nf ||
-        kdist->size() != *rows || lrd->size() != *rows)
+    if (kdist->size() != rows || lrd->size() != rows)
         return r.Corrupt("inconsistent training data size");
-    for (double v : *data)
-        if (!std::isfinite(v)) return r.Corrupt("non-finite training value");
-    for (std::size_t i = 0; i < *rows; ++i)
+    for (std::size_t i = 0; i < rows; ++i)
         if (!std::isfinite((*kdist)[i]) || (*kdist)[i] < 0 || !std::isfinite((*lrd)[i]) ||
             !((*lrd)[i] > 0))
             return r.Corrupt("bad k-distance or lrd at training row " + std::to_string(i));
-    s->train = Matrix(*rows, *nf);
-    std::copy(data->begin(), data->end(), s->train.data());
     s->kdist = std::move(*kdist);
     s->lrd = std::move(*lrd);
-    s->index.Build(s->train);
     params_ = p;
     num_features_ = *nf;
     state_ = std::move(s);

@@ -4,6 +4,7 @@
 #include <array>
 
 #include "txguard/core/parallel.hpp"
+#include "txguard/detect/detector.hpp"
 
 namespace txguard::detail {
 
@@ -319,6 +320,48 @@ void NeighborIndex::BruteForce(MatrixView q, bool training, std::size_t k, unsig
                                Emit(tops[i], q0 + i, out, with_index);
                        }
                    });
+}
+
+Result<void> NeighborModel::CheckTraining(MatrixView x, std::size_t k, std::string_view name) {
+    TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, 0, std::string(name) + " fit"));
+    if (k >= x.rows)
+        return MakeError(ErrorCode::kInvalidArgument,
+                         std::string(name) + ": parameter k=" + std::to_string(k) +
+                             " must be less than the number of training rows (" +
+                             std::to_string(x.rows) + ")",
+                         "use a smaller k or more training rows");
+    if (x.rows >= kNoIndex)
+        return MakeError(ErrorCode::kInvalidArgument,
+                         std::string(name) + ": too many training rows");
+    return Ok();
+}
+
+void NeighborModel::Build(MatrixView x) {
+    standardizer.Fit(x);
+    train = standardizer.Apply(x);
+    index.Build(train);
+}
+
+void NeighborModel::Save(ByteWriter& w) const {
+    standardizer.Save(w);
+    w.Put<std::uint64_t>(train.rows());
+    w.PutVector(std::vector<double>(train.data(), train.data() + train.rows() * train.cols()));
+}
+
+Result<void> NeighborModel::Load(ByteReader& r, std::size_t cols, std::size_t k) {
+    TXG_RETURN_IF_ERROR(standardizer.Load(r, cols));
+    auto rows = r.Get<std::uint64_t>();
+    if (!rows) return std::unexpected(rows.error());
+    auto data = r.GetVector<double>();
+    if (!data) return std::unexpected(data.error());
+    if (*rows <= k || *rows >= kNoIndex || data->size() != *rows * cols)
+        return r.Corrupt("inconsistent training data size");
+    for (double v : *data)
+        if (!std::isfinite(v)) return r.Corrupt("non-finite training value");
+    train = Matrix(*rows, cols);
+    std::copy(data->begin(), data->end(), train.data());
+    index.Build(train);
+    return Ok();
 }
 
 }  // namespace txguard::detail

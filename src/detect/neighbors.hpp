@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "txguard/core/bytes.hpp"
@@ -239,6 +240,23 @@ class NeighborIndex {
     MatrixView train_;
     bool use_tree_ = true;
     KdTree tree_;
+};
+
+// The standardised training set and its neighbour index: what knn and lof keep after Fit.
+struct NeighborModel {
+    Standardizer standardizer;
+    Matrix train;  // standardised
+    NeighborIndex index;
+
+    // Checks the training matrix for a k-neighbour detector called `name` (finite values, more
+    // rows than k, row ids that fit the index).
+    static Result<void> CheckTraining(MatrixView x, std::size_t k, std::string_view name);
+    // Standardises x and indexes it.
+    void Build(MatrixView x);
+    // Standardizer, row count and standardised rows.
+    void Save(ByteWriter& w) const;
+    // The inverse of Save, validated (more rows than k, finite values); rebuilds the index.
+    Result<void> Load(ByteReader& r, std::size_t cols, std::size_t k);
 };
 
 }  // namespace txguard::detail
