@@ -37,6 +37,11 @@ Next:
   $txg detectors                                   # detectors and their parameters
   $txg train --help                                # every training option
   $txg train --data $out/transactions.csv --param trees=300 --param sample=512 -o $out/big.txg
+  $txg train --data $out/transactions.csv --detector xgboost --param depth=3 \
+      --train-from 2018-06-01 --train-to 2018-06-30 -o $out/xgb.txg     # supervised
+  $txg evaluate --model $out/xgb.txg --model $out/model.txg --data $out/transactions.csv \
+      --from 2018-07-08 --to 2018-07-31 --delay-days 7 --report $out/report.html
+  $txg eda --data $out/transactions.csv -o $out/eda.html              # explore the data
   $txg evaluate --model $out/model.txg --data YOUR.csv --schema schema.json   # your own data
   scripts/test.sh                                  # the whole test suite
 TXT
