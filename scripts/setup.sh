@@ -33,6 +33,11 @@ PKGS=(
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   PKGS+=(nodejs npm)
 fi
+# Optional: the libFuzzer preset needs clang 16 (clang 14 cannot compile libstdc++ 12's
+# std::expected). TXGUARD_SETUP_FUZZ=1 scripts/setup.sh
+if [ "${TXGUARD_SETUP_FUZZ:-0}" = "1" ]; then
+  PKGS+=(clang-16 libclang-rt-16-dev)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
