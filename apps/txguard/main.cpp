@@ -234,60 +234,6 @@ int RunTrain(const DataOptions& data, TrainOptions options, const TrainCli& cli)
     return 0;
 }
 
-// Loads the model and the data (with the model's schema unless overridden) and scores it all.
-struct Scored {
-    ModelBundle bundle;
-    TransactionTable table;
-    std::vector<std::size_t> rows;  // rows in the requested range
-    std::vector<double> scores;     // scores[i] is the score of rows[i]
-};
-
-Result<Scored> LoadAndScore(const std::string& model, const DataOptions& data,
-                            const std::string& from, const std::string& to) {
-    Scored s;
-    auto bundle = LoadModel(model);
-    if (!bundle) return std::unexpected(bundle.error());
-    s.bundle = std::move(*bundle);
-    Schema schema = s.bundle.schema;
-    if (!data.schema.empty()) {
-        auto override_schema = ResolveSchema(data.schema);
-        if (!override_schema) return std::unexpected(override_schema.error());
-        schema = *override_schema;
-    }
-    auto range = DateRange::Parse(from, to);
-    if (!range) return std::unexpected(range.error());
-    auto table = data.Read(schema);
-    if (!table) return std::unexpected(table.error());
-    s.table = std::move(*table);
-    auto rows = RowsInRange(s.table, *range);
-    if (!rows) return std::unexpected(rows.error());
-    s.rows = std::move(*rows);
-    auto scores = ScoreTable(s.bundle, s.table, s.rows);
-    if (!scores) return std::unexpected(scores.error());
-    s.scores = std::move(*scores);
-    return s;
-}
-
-int RunScore(const std::string& model, const DataOptions& data, const std::string& from,
-             const std::string& to, const std::string& out) {
-    const auto t0 = std::chrono::steady_clock::now();
-    auto s = LoadAndScore(model, data, from, to);
-    if (!s) return Fail(s.error());
-    std::FILE* f = std::fopen(out.c_str(), "wb");
-    if (!f) return Fail({ErrorCode::kIo, "cannot write " + out, {}});
-    std::fputs("transaction_id,score\n", f);
-    std::size_t alerts = 0;
-    for (std::size_t i = 0; i < s->rows.size(); ++i) {
-        std::fprintf(f, "%s,%.17g\n", CsvEscape(s->table.IdOf(s->rows[i])).c_str(), s->scores[i]);
-        alerts += s->scores[i] >= s->bundle.threshold;
-    }
-    if (std::fclose(f) != 0) return Fail({ErrorCode::kIo, "write failed for " + out, {}});
-    std::fprintf(stderr, "scored %zu transactions in %.2f s (%zu at or above the threshold %.6g)\n",
-                 s->rows.size(), SecondsSince(t0), alerts, s->bundle.threshold);
-    std::printf("wrote %s\n", out.c_str());
-    return 0;
-}
-
 // Loads the model and the data, with the model's schema unless --schema overrides it.
 Result<std::pair<ModelBundle, TransactionTable>> LoadModelAndData(const std::string& model,
                                                                   const DataOptions& data) {
@@ -302,6 +248,33 @@ Result<std::pair<ModelBundle, TransactionTable>> LoadModelAndData(const std::str
     auto table = data.Read(schema);
     if (!table) return std::unexpected(table.error());
     return std::pair{std::move(*bundle), std::move(*table)};
+}
+
+int RunScore(const std::string& model, const DataOptions& data, const std::string& from,
+             const std::string& to, const std::string& out) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto loaded = LoadModelAndData(model, data);
+    if (!loaded) return Fail(loaded.error());
+    const auto& [bundle, table] = *loaded;
+    auto range = DateRange::Parse(from, to);
+    if (!range) return Fail(range.error());
+    auto rows = RowsInRange(table, *range);
+    if (!rows) return Fail(rows.error());
+    auto scores = ScoreTable(bundle, table, *rows);
+    if (!scores) return Fail(scores.error());
+    std::FILE* f = std::fopen(out.c_str(), "wb");
+    if (!f) return Fail({ErrorCode::kIo, "cannot write " + out, {}});
+    std::fputs("transaction_id,score\n", f);
+    std::size_t alerts = 0;
+    for (std::size_t i = 0; i < rows->size(); ++i) {
+        std::fprintf(f, "%s,%.17g\n", CsvEscape(table.IdOf((*rows)[i])).c_str(), (*scores)[i]);
+        alerts += (*scores)[i] >= bundle.threshold;
+    }
+    if (std::fclose(f) != 0) return Fail({ErrorCode::kIo, "write failed for " + out, {}});
+    std::fprintf(stderr, "scored %zu transactions in %.2f s (%zu at or above the threshold %.6g)\n",
+                 rows->size(), SecondsSince(t0), alerts, bundle.threshold);
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
 }
 
 struct EvalCli {
