@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 
+#include "txguard/core/check.hpp"
 #include "txguard/data/csv.hpp"
 #include "txguard/data/schema.hpp"
 #include "txguard/sim/simulator.hpp"
@@ -32,17 +33,9 @@ SimParams BenchParams(unsigned threads) {
 }
 
 Schema HandbookSchema() {
-    if (auto s = SchemaPreset("handbook")) return *s;
-    Schema s;
-    s.name = "handbook";
-    s.columns = {{Field::kTransactionId, "TRANSACTION_ID"},
-                 {Field::kTimestamp, "TX_DATETIME"},
-                 {Field::kCustomerId, "CUSTOMER_ID"},
-                 {Field::kTerminalId, "TERMINAL_ID"},
-                 {Field::kAmount, "TX_AMOUNT"},
-                 {Field::kLabel, "TX_FRAUD"},
-                 {Field::kFraudScenario, "TX_FRAUD_SCENARIO"}};
-    return s;
+    auto s = SchemaPreset("handbook");
+    TXG_CHECK(s.has_value());
+    return *s;
 }
 
 std::string TempPath(const char* suffix) {
