@@ -480,7 +480,9 @@ Result<void> FeatureEngine::AddLabel(const TxInput& tx, std::int8_t label,
 // ---- snapshot ----------------------------------------------------------------------------------
 namespace {
 constexpr std::uint32_t kSnapshotFormat = 1;
-}
+// Bytes of one Record in a snapshot (its fields written one by one, no padding).
+constexpr std::size_t kRecordBytes = 3 * 8 + 5 * sizeof(double) + 1 + 4;
+}  // namespace
 
 std::string FeatureEngine::Snapshot() const {
     ByteWriter w;
@@ -561,7 +563,7 @@ Result<void> FeatureEngine::Restore(std::string_view bytes) {
             auto last = r.Get<std::int64_t>();
             auto base = r.Get<std::uint64_t>();
             auto size = r.Get<std::uint64_t>();
-            if (!seen || !last || !base || !size || *size > r.remaining() / 61)
+            if (!seen || !last || !base || !size || *size > r.remaining() / kRecordBytes)
                 return r.Corrupt("bad entity header");
             e.seen = *seen != 0;
             e.last_ts = *last;

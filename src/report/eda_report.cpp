@@ -206,16 +206,13 @@ json HistogramSpec(const std::string& title, const Histogram& h, bool labelled) 
 json VolumeRateSpec(const std::string& title, const std::vector<Bucket>& buckets,
                     const std::string& x_title, bool temporal, bool labelled, int width) {
     json values = BucketsJson(buckets);
-    json x = temporal ? json{{"field", "label"},
-                             {"type", "temporal"},
-                             {"title", x_title},
-                             {"scale", {{"type", "utc"}}},
-                             {"axis", {{"format", "%b %d"}, {"labelAngle", 0}}}}
+    json x = temporal ? DayAxisEncoding("label", x_title)
                       : json{{"field", "label"},
                              {"type", "ordinal"},
                              {"sort", nullptr},
                              {"title", x_title},
                              {"axis", {{"labelAngle", 0}}}};
+    if (temporal) x["axis"]["labelAngle"] = 0;
     json tooltip =
         json::array({{{"field", "label"}, {"type", "nominal"}, {"title", x_title}},
                      {{"field", "count"}, {"type", "quantitative"}, {"format", ","}},

@@ -435,4 +435,12 @@ Result<void> WritePage(const HtmlPage& page, const std::string& path,
     return Ok();
 }
 
+nlohmann::json DayAxisEncoding(const std::string& field, nlohmann::json title) {
+    return {{"field", field},
+            {"type", "temporal"},
+            {"title", std::move(title)},
+            {"scale", {{"type", "utc"}}},
+            {"axis", {{"format", "%b %d"}}}};
+}
+
 }  // namespace txguard

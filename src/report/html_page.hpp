@@ -60,4 +60,7 @@ Result<void> WritePage(const HtmlPage& page, const std::string& path, const Repo
 // Renders every chart of the page to PNG through headless Chromium (see report_options.hpp).
 Result<void> RenderPngs(const HtmlPage& page, const std::string& dir, const ReportOptions& options);
 
+// The Vega-Lite encoding of a day axis (UTC dates, "Aug 08" labels), shared by every report.
+nlohmann::json DayAxisEncoding(const std::string& field, nlohmann::json title);
+
 }  // namespace txguard
