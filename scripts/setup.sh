@@ -19,11 +19,13 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
   # libraries
   libcli11-dev nlohmann-json3-dev libfast-float-dev zlib1g-dev libyaml-cpp-dev libsqlite3-dev
-  libxgboost-dev
+  libxgboost-dev libboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers (side-by-side comparisons and the metric cross-check tests)
   python3 python3-numpy python3-sklearn python3-pandas python3-xgboost
+  # the scoring service: load generator and the FastAPI reference (scripts/bench/serve.sh), sqlite3 CLI
+  wrk python3-fastapi python3-uvicorn sqlite3
   # reports: headless Chromium renders charts to PNG (--png) and runs the browser test
   chromium
 )

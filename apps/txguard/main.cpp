@@ -21,6 +21,7 @@
 #include "txguard/model/pipeline.hpp"
 #include "txguard/report/eda.hpp"
 #include "txguard/report/evaluation_report.hpp"
+#include "txguard/serve/service.hpp"
 #include "txguard/sim/simulator.hpp"
 #include "txguard/version.hpp"
 
@@ -576,6 +577,58 @@ int main(int argc, char** argv) {
         ->default_val(20);
     eda->add_flag("--json", eda_json, "Print the statistics as one JSON object on stdout");
 
+    // serve
+    ServeOptions serve_opt;
+    double serve_review = std::nan(""), serve_block = std::nan("");
+    auto* serve = app.add_subcommand(
+        "serve",
+        "Real-time scoring over HTTP/JSON with live per-customer state and a durable store "
+        "(API: docs/http-api.md, GET /openapi.json)");
+    serve->add_option("--model", serve_opt.model_path, "Model bundle (from txguard train)")
+        ->required();
+    serve
+        ->add_option("--db", serve_opt.db_url,
+                     "Store URL: sqlite:///abs/path.db, sqlite://rel/path.db (WAL; append "
+                     "?synchronous=full to fsync every commit)")
+        ->default_val("sqlite://txguard.db");
+    serve->add_option("--port", serve_opt.port, "TCP port (0 = any free port)")->default_val(8080);
+    serve->add_option("--address", serve_opt.address,
+                      "Listen address (default 0.0.0.0 with tokens, 127.0.0.1 without)");
+    serve->add_option("--threads", serve_opt.threads, "HTTP I/O threads (0 = cores)")
+        ->default_val(0);
+    serve->add_option("--tokens", serve_opt.tokens_file,
+                      "Bearer tokens file: 'scoring:TOKEN' / 'admin:TOKEN' lines (or set "
+                      "TXGUARD_TOKENS='scoring:TOKEN,admin:TOKEN')");
+    serve->add_option("--review-threshold", serve_review,
+                      "Score at which a transaction is sent for review (default: the model's "
+                      "alert threshold)");
+    serve->add_option("--block-threshold", serve_block,
+                      "Score at which a transaction is blocked (default: the model's block "
+                      "threshold, the top tenth of its alert budget)");
+    serve->add_option("--reasons", serve_opt.reasons, "Top features listed per decision")
+        ->default_val(3);
+    serve
+        ->add_option("--max-connections", serve_opt.max_connections,
+                     "Open connections beyond which new ones get 503")
+        ->default_val(4096);
+    serve
+        ->add_option("--max-body-bytes", serve_opt.max_body_bytes,
+                     "Largest request body (413 beyond)")
+        ->default_val(16u << 20);
+    serve
+        ->add_option("--max-inflight", serve_opt.max_inflight,
+                     "Transactions scored but not yet committed beyond which requests get 503")
+        ->default_val(65536);
+    serve
+        ->add_option("--snapshot-every", serve_opt.snapshot_every,
+                     "Events between snapshots of the live state (0 = only at shutdown)")
+        ->default_val(1000000);
+    serve
+        ->add_option("--max-ids-in-memory", serve_opt.max_ids_in_memory,
+                     "Transaction ids kept in memory for idempotency (older retries are looked "
+                     "up in the store)")
+        ->default_val(5000000);
+
     // detectors
     auto* detectors = app.add_subcommand("detectors", "List the detectors and their parameters");
 
@@ -588,6 +641,15 @@ int main(int argc, char** argv) {
     if (score->parsed()) return RunScore(score_model, score_data, score_from, score_to, score_out);
     if (evaluate->parsed()) return RunEvaluate(eval_cli, eval_data);
     if (eda->parsed()) return RunEda(eda_data, eda_out, eda_png, eda_json, eda_top);
+    if (serve->parsed()) {
+        if (!std::isnan(serve_review)) serve_opt.review_threshold = serve_review;
+        if (!std::isnan(serve_block)) serve_opt.block_threshold = serve_block;
+        if (const char* env = std::getenv("TXGUARD_TOKENS"); env && serve_opt.tokens_file.empty())
+            serve_opt.tokens_env = env;
+        auto r = RunServer(serve_opt);
+        if (!r) return Fail(r.error());
+        return 0;
+    }
     if (detectors->parsed()) {
         std::fputs(DetectorHelp().c_str(), stdout);
         return 0;

@@ -439,6 +439,16 @@ std::uint32_t FeatureEngine::KeyId(KeyField field, std::string_view value) {
     return impl_->KeyId(field, value);
 }
 
+std::int64_t FeatureEngine::LatestTime(const TxInput& tx) const {
+    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+    for (const auto& b : impl_->blocks) {
+        const auto id = tx.keys[static_cast<int>(b.spec.key)];
+        if (id < b.states.size() && b.states[id].seen)
+            latest = std::max(latest, b.states[id].last_ts);
+    }
+    return latest;
+}
+
 Result<void> FeatureEngine::Process(const TxInput& tx, std::span<double> out) {
     TXG_CHECK(out.size() == num_features_);
     TXG_CHECK(tx.extras.size() == spec_.extra_columns.size());

@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -42,6 +43,7 @@ std::string SerializeModel(const ModelBundle& b) {
     meta["detector"] = b.detector_name;
     meta["detector_params"] = b.detector->Params();
     meta["threshold"] = b.threshold;
+    if (std::isfinite(b.block_threshold)) meta["block_threshold"] = b.block_threshold;
     meta["txguard_version"] = b.meta.txguard_version;
     meta["created_at"] = b.meta.created_at;
     meta["data_path"] = b.meta.data_path;
@@ -108,6 +110,8 @@ Result<ModelBundle> DeserializeModel(std::string_view bytes, const std::string& 
         if (!det) return refuse(ErrorCode::kIncompatible, det.error().message);
         b.detector = std::move(*det);
         b.threshold = meta.at("threshold").get<double>();
+        if (meta.contains("block_threshold"))
+            b.block_threshold = meta.at("block_threshold").get<double>();
         b.meta.txguard_version = meta.at("txguard_version").get<std::string>();
         b.meta.created_at = meta.at("created_at").get<std::string>();
         b.meta.data_path = meta.at("data_path").get<std::string>();

@@ -91,20 +91,7 @@ bool IsIdentity(std::span<const std::size_t> rows, std::size_t n) {
 // Feature rows of `rows` plus one column per hybrid part (its score).
 Result<Matrix> InputsFromFeatures(const ModelBundle& b, const Matrix& features,
                                   std::span<const std::size_t> rows) {
-    const std::size_t cols = features.cols();
-    Matrix out(rows.size(), cols + b.hybrid.size());
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        auto src = features.View().Row(rows[i]);
-        std::copy(src.begin(), src.end(), out.Row(i).begin());
-    }
-    if (b.hybrid.empty() || rows.empty()) return out;
-    const Matrix f = SelectRows(features, rows);
-    std::vector<double> scores(rows.size());
-    for (std::size_t h = 0; h < b.hybrid.size(); ++h) {
-        TXG_RETURN_IF_ERROR(b.hybrid[h].detector->Score(f, scores));
-        for (std::size_t i = 0; i < rows.size(); ++i) out(i, cols + h) = scores[i];
-    }
-    return out;
+    return ModelInputsFromFeatures(b, SelectRows(features, rows));
 }
 
 }  // namespace
@@ -200,6 +187,11 @@ Result<ModelBundle> TrainModel(const TransactionTable& table, const Schema& sche
     auto threshold = Quantile(scores, 1.0 - options.alert_rate);
     if (!threshold) return std::unexpected(threshold.error());
     b.threshold = *threshold;
+    // The block threshold: the top tenth of the alert budget (the serving decision "block";
+    // between the two thresholds a transaction is sent for review).
+    auto block = Quantile(scores, 1.0 - options.alert_rate / 10.0);
+    if (!block) return std::unexpected(block.error());
+    b.block_threshold = std::max(*block, b.threshold);
 
     b.meta.txguard_version = kVersion;
     b.meta.created_at = NowUtc();
@@ -218,6 +210,22 @@ Result<ModelBundle> TrainModel(const TransactionTable& table, const Schema& sche
     b.meta.alert_rate = options.alert_rate;
     b.meta.genuine_only = options.genuine_only;
     return b;
+}
+
+Result<Matrix> ModelInputsFromFeatures(const ModelBundle& b, MatrixView features) {
+    const std::size_t cols = features.cols;
+    Matrix out(features.rows, cols + b.hybrid.size());
+    for (std::size_t i = 0; i < features.rows; ++i) {
+        auto src = features.Row(i);
+        std::copy(src.begin(), src.end(), out.Row(i).begin());
+    }
+    if (b.hybrid.empty() || features.rows == 0) return out;
+    std::vector<double> scores(features.rows);
+    for (std::size_t h = 0; h < b.hybrid.size(); ++h) {
+        TXG_RETURN_IF_ERROR(b.hybrid[h].detector->Score(features, scores));
+        for (std::size_t i = 0; i < features.rows; ++i) out(i, cols + h) = scores[i];
+    }
+    return out;
 }
 
 Result<Matrix> ModelInputs(const ModelBundle& bundle, const TransactionTable& table,

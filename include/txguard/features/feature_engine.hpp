@@ -63,6 +63,10 @@ class FeatureEngine {
     // Updates the state with `tx` and writes its feature row (NumFeatures values). A transaction
     // earlier than the entity's latest one is an error: each entity consumes events in time order.
     Result<void> Process(const TxInput& tx, std::span<double> out);
+    // The latest time among the entities `tx` touches (INT64_MIN when none has been seen): a
+    // live caller that accepts late events processes them at max(ts, LatestTime) so that every
+    // entity still consumes its events in time order.
+    std::int64_t LatestTime(const TxInput& tx) const;
     // Records the label (0/1) of an already processed transaction; known_at_ms must not precede
     // it. Labels of events no longer held (outside every window) change nothing.
     Result<void> AddLabel(const TxInput& tx, std::int8_t label, std::int64_t known_at_ms);

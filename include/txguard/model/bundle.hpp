@@ -13,6 +13,7 @@
 // A file with another magic, another format version, a checksum mismatch, a truncated body or a
 // detector it cannot decode is refused with a reason; nothing is half-loaded.
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -58,7 +59,10 @@ struct ModelBundle {
     std::vector<HybridPart> hybrid;  // their scores follow the spec's features, in this order
     std::string detector_name;
     std::unique_ptr<Detector> detector;
-    double threshold = 0.0;  // score >= threshold raises an alert
+    double threshold = 0.0;  // score >= threshold raises an alert (served decision "review")
+    // score >= block_threshold: served decision "block" (>= threshold). Trained as the top tenth
+    // of the alert budget; bundles written before it existed read it as +infinity (never block).
+    double block_threshold = std::numeric_limits<double>::infinity();
     ModelMetadata meta;
 };
 

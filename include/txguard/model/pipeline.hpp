@@ -52,6 +52,10 @@ Result<ModelBundle> TrainModel(const TransactionTable& table, const Schema& sche
 Result<Matrix> ModelInputs(const ModelBundle& bundle, const TransactionTable& table,
                            std::span<const std::size_t> rows, unsigned threads = 0);
 
+// The same from feature rows already computed (rows x spec features): appends the hybrid parts'
+// scores. The server uses it for live rows.
+Result<Matrix> ModelInputsFromFeatures(const ModelBundle& bundle, MatrixView features);
+
 // Scores every row of `table`, in table order.
 Result<std::vector<double>> ScoreTable(const ModelBundle& bundle, const TransactionTable& table);
 // Scores the listed rows only: out[i] is rows[i]'s score.

@@ -1,0 +1,1269 @@
+#include "txguard/serve/service.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+#include <unordered_map>
+
+#include "json_text.hpp"
+#include "openapi.hpp"
+#include "txguard/core/time.hpp"
+#include "txguard/features/feature_engine.hpp"
+#include "txguard/model/bundle.hpp"
+#include "txguard/model/pipeline.hpp"
+#include "txguard/serve/auth.hpp"
+#include "txguard/serve/metrics.hpp"
+#include "txguard/version.hpp"
+
+namespace txguard {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::int64_t WallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// A loaded model and everything derived from it; immutable once built, swapped whole on reload.
+struct LoadedModel {
+    ModelBundle bundle;
+    std::string path;
+    std::string version;   // "<detector>-<16 hex of the file's hash>"
+    std::string spec_key;  // what engine state belongs to: the feature spec's JSON hash
+    std::vector<std::string> input_names;
+    std::size_t num_features = 0;
+    double review = 0.0;
+    double block = 0.0;
+    bool has_reasons = false;
+    RequestParser parser;
+
+    LoadedModel(ModelBundle b, const RequestLimits& limits)
+        : bundle(std::move(b)), parser(bundle.features, limits) {}
+};
+
+std::string Hex16(std::uint64_t v) {
+    char buf[17];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// FNV-1a, 64 bit: a stable content hash (std::hash is not stable across builds).
+std::uint64_t Fnv1a(std::string_view bytes) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+Result<std::shared_ptr<const LoadedModel>> LoadServingModel(const std::string& path,
+                                                            const ServeOptions& options) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return MakeError(ErrorCode::kNotFound, "cannot open model file " + path);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto bundle = DeserializeModel(bytes, path);
+    if (!bundle) return std::unexpected(bundle.error());
+    if (!bundle->schema.Has(Field::kTimestamp) || bundle->features.entities.empty())
+        return MakeError(ErrorCode::kIncompatible,
+                         "model " + path + " has no per-entity features over time",
+                         "serve a model trained on transactions with timestamps and customers");
+    auto m = std::make_shared<LoadedModel>(std::move(*bundle), options.limits);
+    m->path = path;
+    m->version = m->bundle.detector_name + "-" + Hex16(Fnv1a(bytes));
+    m->spec_key = Hex16(Fnv1a(FeatureSpecToJson(m->bundle.features)));
+    m->input_names = ModelInputNames(m->bundle);
+    m->num_features = m->bundle.features.Size();
+    m->review = options.review_threshold.value_or(m->bundle.threshold);
+    m->block = std::max(m->review, options.block_threshold.value_or(m->bundle.block_threshold));
+    // Reasons need per-feature contributions; find out once whether the detector has them.
+    std::vector<double> row(m->input_names.size(), 0.0), out(row.size() + 1);
+    m->has_reasons =
+        options.reasons > 0 && static_cast<bool>(m->bundle.detector->Contributions(row, out));
+    return std::shared_ptr<const LoadedModel>(std::move(m));
+}
+
+const char* Decide(const LoadedModel& m, double score) {
+    if (score >= m.block) return "block";
+    if (score >= m.review) return "review";
+    return "allow";
+}
+
+ApiResponse Json(int status, std::string body) {
+    ApiResponse r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+ApiResponse ErrorReply(int status, std::string_view message, std::string_view field = {}) {
+    std::string body = "{\"error\":";
+    AppendJsonString(body, message);
+    body += ",\"field\":";
+    AppendJsonString(body, field);
+    body += '}';
+    return Json(status, std::move(body));
+}
+
+ApiResponse Unavailable(std::string_view message) {
+    auto r = ErrorReply(503, message);
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+// The stored part of a score response (everything but latency_us, which is per answer).
+std::string ScoreBody(std::string_view id, double score, std::string_view decision,
+                      std::string_view reasons_json, std::string_view model_version) {
+    std::string s;
+    s.reserve(160 + reasons_json.size());
+    s += "{\"transaction_id\":";
+    AppendJsonString(s, id);
+    s += ",\"score\":";
+    AppendJsonNumber(s, score);
+    s += ",\"decision\":\"";
+    s += decision;
+    s += "\",\"reasons\":";
+    s += reasons_json.empty() ? "[]" : reasons_json;
+    s += ",\"model_version\":";
+    AppendJsonString(s, model_version);
+    return s;
+}
+
+std::string WithLatency(std::string_view body, Clock::time_point start) {
+    std::string s(body);
+    s += ",\"latency_us\":";
+    s += std::to_string(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
+    s += '}';
+    return s;
+}
+
+std::string Percent(std::string_view s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size()) {
+            int v = 0;
+            auto [p, ec] = std::from_chars(s.data() + i + 1, s.data() + i + 3, v, 16);
+            if (ec == std::errc() && p == s.data() + i + 3) {
+                out += static_cast<char>(v);
+                i += 2;
+                continue;
+            }
+        }
+        out += s[i] == '+' ? ' ' : s[i];
+    }
+    return out;
+}
+
+std::optional<std::string> QueryParam(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        auto amp = query.find('&');
+        auto part = query.substr(0, amp);
+        auto eq = part.find('=');
+        if (part.substr(0, eq) == name)
+            return Percent(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        query.remove_prefix(amp + 1);
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+// ---- the service ------------------------------------------------------------------------------
+
+struct ScoringService::Impl {
+    ServeOptions options;
+    TokenSet tokens;
+    std::vector<std::string> warnings;
+
+    // Scoring state, under mu.
+    std::mutex mu;
+    std::shared_ptr<const LoadedModel> model;
+    std::unique_ptr<FeatureEngine> engine;
+    std::uint64_t last_seq = 0;
+    std::int64_t watermark_ms = std::numeric_limits<std::int64_t>::min();
+    std::vector<double> row;  // feature row buffer
+    struct TxMeta {
+        std::uint64_t seq = 0;
+        std::int64_t ts_ms = 0;  // effective (processing) time
+        std::uint32_t keys[kNumKeyFields] = {0, 0, 0, 0, 0};
+        bool full = false;  // keys/ts known (false: restored id only; look the rest up)
+    };
+    std::unordered_map<std::string, TxMeta> ids;
+    std::deque<const std::string*> id_order;  // oldest first, for the memory bound
+    bool ids_evicted = false;
+    std::uint64_t events_since_snapshot = 0;
+    bool closing = false;
+
+    // Answers not yet sent because their commit is pending, under pending_mu (the writer
+    // thread's callbacks take only this lock).
+    std::mutex pending_mu;
+    struct Pending {
+        std::string body;
+        std::vector<std::pair<Reply, Clock::time_point>> waiters;  // retries of it
+    };
+    std::unordered_map<std::string, Pending> pending;
+    std::atomic<std::size_t> inflight{0};
+    std::atomic<bool> store_failed{false};
+
+    std::unique_ptr<StoreWriter> writer;
+    std::mutex reader_mu;
+    std::unique_ptr<Store> reader;
+
+    // Snapshots: a thread wakes every snapshot_every events.
+    std::mutex snap_mu;
+    std::condition_variable snap_cv;
+    bool snap_wanted = false;
+    bool snap_quit = false;
+    std::thread snap_thread;
+    std::unique_ptr<Store> snap_store;
+    std::uint64_t restored_events = 0;
+
+    // Metrics.
+    MetricsRegistry metrics;
+    Histogram* score_latency = nullptr;
+    Counter* decisions[3] = {nullptr, nullptr, nullptr};
+    Counter* scored = nullptr;
+    Counter* duplicates = nullptr;
+    Counter* late_events = nullptr;
+    Counter* labels_total = nullptr;
+    Counter* overloaded = nullptr;
+    Counter* store_errors = nullptr;
+    Counter* reloads = nullptr;
+    std::mutex counters_mu;
+    std::unordered_map<std::string, Counter*> request_counters;  // "path code"
+
+    // ---- setup ----
+    Result<void> Restore();
+    void SetupMetrics();
+    Counter& RequestCounter(std::string_view path, int status);
+
+    // ---- scoring ----
+    Result<TxInput> PrepareInput(FeatureEngine& eng, const TxRequest& req, std::uint64_t seq,
+                                 TxMeta* meta);
+    std::string Reasons(const LoadedModel& m, std::span<const double> input);
+    void ScoreOne(std::string_view body, const Reply& reply, Clock::time_point start);
+    void ScoreBatch(std::string_view body, const Reply& reply, Clock::time_point start);
+    void Labels(std::string_view body, const Reply& reply);
+    void Duplicate(const std::string& id, const Reply& reply, Clock::time_point start);
+    void RememberId(const std::string& id, const TxMeta& meta);
+    std::optional<TxMeta> LookupMeta(const std::string& id);
+    void Committed(const std::vector<std::string>& ids_done, const Result<void>& r);
+    void MaybeSnapshot();
+    void SnapshotLoop();
+    Result<void> WriteSnapshot();
+
+    // ---- reads / admin ----
+    ApiResponse GetTransaction(const std::string& id);
+    ApiResponse Alerts(std::string_view query);
+    ApiResponse Reload(std::string_view body);
+    ApiResponse Ready();
+};
+
+Result<TxInput> ScoringService::Impl::PrepareInput(FeatureEngine& eng, const TxRequest& req,
+                                                   std::uint64_t seq, TxMeta* meta) {
+    TxInput in;
+    in.seq = seq;
+    in.amount = req.amount;
+    for (int f = 0; f < kNumKeyFields; ++f)
+        if (!req.keys[f].empty()) in.keys[f] = eng.KeyId(static_cast<KeyField>(f), req.keys[f]);
+    in.ts_ms = req.ts_ms;
+    // Late events are processed at their entities' latest time (header of feature_engine.hpp).
+    const std::int64_t latest = eng.LatestTime(in);
+    if (latest > in.ts_ms) {
+        in.ts_ms = latest;
+        if (late_events) late_events->Inc();
+    }
+    in.extras = req.extras;
+    if (meta) {
+        meta->seq = seq;
+        meta->ts_ms = in.ts_ms;
+        std::copy(std::begin(in.keys), std::end(in.keys), meta->keys);
+        meta->full = true;
+    }
+    return in;
+}
+
+std::string ScoringService::Impl::Reasons(const LoadedModel& m, std::span<const double> input) {
+    if (!m.has_reasons) return "[]";
+    thread_local std::vector<double> contrib;
+    thread_local std::vector<std::size_t> order;
+    contrib.assign(input.size() + 1, 0.0);
+    if (!m.bundle.detector->Contributions(input, contrib)) return "[]";
+    order.resize(input.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    const std::size_t k = std::min(options.reasons, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
+                      [&](std::size_t a, std::size_t b) { return contrib[a] > contrib[b]; });
+    std::string s = "[";
+    for (std::size_t i = 0; i < k; ++i) {
+        const std::size_t f = order[i];
+        if (i) s += ',';
+        s += "{\"feature\":";
+        AppendJsonString(s, m.input_names[f]);
+        s += ",\"value\":";
+        AppendJsonNumber(s, input[f]);
+        s += ",\"contribution\":";
+        AppendJsonNumber(s, contrib[f]);
+        s += '}';
+    }
+    s += ']';
+    return s;
+}
+
+void ScoringService::Impl::RememberId(const std::string& id, const TxMeta& meta) {
+    auto [it, inserted] = ids.try_emplace(id, meta);
+    if (!inserted) return;
+    id_order.push_back(&it->first);
+    while (id_order.size() > options.max_ids_in_memory) {
+        ids.erase(*id_order.front());
+        id_order.pop_front();
+        ids_evicted = true;
+    }
+}
+
+std::optional<ScoringService::Impl::TxMeta> ScoringService::Impl::LookupMeta(
+    const std::string& id) {
+    if (auto it = ids.find(id); it != ids.end()) return it->second;
+    return std::nullopt;
+}
+
+void ScoringService::Impl::Committed(const std::vector<std::string>& ids_done,
+                                     const Result<void>& r) {
+    std::vector<std::pair<Reply, Clock::time_point>> waiters;
+    std::vector<std::string> bodies;
+    {
+        std::lock_guard lock(pending_mu);
+        for (const auto& id : ids_done) {
+            auto it = pending.find(id);
+            if (it == pending.end()) continue;
+            for (auto& w : it->second.waiters) {
+                waiters.push_back(std::move(w));
+                bodies.push_back(it->second.body);
+            }
+            pending.erase(it);
+        }
+    }
+    if (!r) {
+        store_failed.store(true);
+        store_errors->Inc();
+    }
+    for (std::size_t i = 0; i < waiters.size(); ++i) {
+        if (r) {
+            duplicates->Inc();
+            ApiResponse resp = Json(200, WithLatency(bodies[i], waiters[i].second));
+            resp.headers.emplace_back("Idempotent-Replay", "true");
+            waiters[i].first(std::move(resp));
+        } else {
+            waiters[i].first(Unavailable("storage failure: " + r.error().message));
+        }
+    }
+}
+
+void ScoringService::Impl::Duplicate(const std::string& id, const Reply& reply,
+                                     Clock::time_point start) {
+    {
+        std::lock_guard lock(pending_mu);
+        if (auto it = pending.find(id); it != pending.end()) {
+            it->second.waiters.emplace_back(reply, start);
+            return;
+        }
+    }
+    std::optional<StoredTransaction> stored;
+    {
+        std::lock_guard lock(reader_mu);
+        auto got = reader->GetTransaction(id);
+        if (!got) return reply(Unavailable("store read failed: " + got.error().message));
+        stored = std::move(*got);
+    }
+    if (!stored)  // remembered but not stored: its commit failed
+        return reply(Unavailable("transaction " + id + " was not stored (storage failure)"));
+    duplicates->Inc();
+    ApiResponse resp = Json(200, WithLatency(ScoreBody(id, stored->score, stored->decision,
+                                                       stored->reasons_json, stored->model_version),
+                                             start));
+    resp.headers.emplace_back("Idempotent-Replay", "true");
+    reply(std::move(resp));
+}
+
+void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
+                                    Clock::time_point start) {
+    std::shared_ptr<const LoadedModel> m;
+    {
+        std::lock_guard lock(mu);
+        m = model;
+    }
+    auto req = m->parser.ParseTransaction(body);
+    if (!req) return reply(ErrorReply(400, req.error().message, req.error().field));
+
+    std::unique_lock lock(mu);
+    if (closing) return reply(Unavailable("server is shutting down"));
+    if (model != m) {  // reloaded meanwhile: parse with the new model's rules
+        m = model;
+        req = m->parser.ParseTransaction(body);
+        if (!req) return reply(ErrorReply(400, req.error().message, req.error().field));
+    }
+    bool known = ids.count(req->transaction_id) != 0;
+    if (!known && ids_evicted) {
+        std::lock_guard rl(reader_mu);
+        auto got = reader->GetTransaction(req->transaction_id);
+        known = got && got->has_value();
+    }
+    if (known) {
+        lock.unlock();
+        return Duplicate(req->transaction_id, reply, start);
+    }
+    if (inflight.load() >= options.max_inflight) {
+        overloaded->Inc();
+        return reply(Unavailable("overloaded: too many transactions waiting for the store"));
+    }
+    const std::uint64_t seq = last_seq + 1;
+    TxMeta meta;
+    auto in = PrepareInput(*engine, *req, seq, &meta);
+    if (!in) return reply(ErrorReply(400, in.error().message));
+    row.resize(m->num_features);
+    if (auto p = engine->Process(*in, row); !p)
+        return reply(ErrorReply(422, p.error().message, "timestamp"));
+    last_seq = seq;
+    watermark_ms = std::max(watermark_ms, in->ts_ms);
+    auto inputs = ModelInputsFromFeatures(m->bundle, MatrixView{row.data(), 1, row.size()});
+    double score = 0.0;
+    if (inputs) {
+        auto s = m->bundle.detector->Score(*inputs, std::span<double>(&score, 1));
+        if (!s) inputs = std::unexpected(s.error());
+    }
+    if (!inputs) return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
+    const char* decision = Decide(*m, score);
+    std::string reasons = Reasons(*m, inputs->Row(0));
+
+    StoredTransaction rec;
+    rec.seq = seq;
+    rec.transaction_id = req->transaction_id;
+    rec.ts_ms = in->ts_ms;
+    rec.received_ms = WallMs();
+    rec.customer_id = req->customer_id();
+    rec.terminal_id = req->terminal_id();
+    rec.amount = req->amount;
+    rec.fields_json = m->parser.ToJson(*req);
+    rec.score = score;
+    rec.decision = decision;
+    rec.reasons_json = reasons;
+    rec.model_version = m->version;
+    std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
+    RememberId(rec.transaction_id, meta);
+    {
+        std::lock_guard pl(pending_mu);
+        pending[rec.transaction_id].body = out;
+    }
+    inflight.fetch_add(1);
+    scored->Inc();
+    decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
+    std::string id = rec.transaction_id;
+    const bool queued = writer->Submit(
+        std::move(rec), [this, id, out = std::move(out), reply, start](const Result<void>& r) {
+            inflight.fetch_sub(1);
+            if (r) {
+                const auto elapsed = Clock::now() - start;
+                score_latency->Observe(std::chrono::duration<double>(elapsed).count());
+                reply(Json(200, WithLatency(out, start)));
+            } else {
+                reply(Unavailable("storage failure: " + r.error().message));
+            }
+            Committed({id}, r);
+        });
+    if (!queued) {
+        // Only when the writer is closed; the state already holds the transaction.
+        inflight.fetch_sub(1);
+        store_failed.store(true);
+        reply(Unavailable("store writer closed"));
+        return;
+    }
+    ++events_since_snapshot;
+    lock.unlock();
+    MaybeSnapshot();
+}
+
+void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
+                                      Clock::time_point start) {
+    std::shared_ptr<const LoadedModel> m;
+    {
+        std::lock_guard lock(mu);
+        m = model;
+    }
+    auto reqs = m->parser.ParseBatch(body);
+    if (!reqs) return reply(ErrorReply(400, reqs.error().message, reqs.error().field));
+
+    std::unique_lock lock(mu);
+    if (closing) return reply(Unavailable("server is shutting down"));
+    if (model != m) {
+        m = model;
+        reqs = m->parser.ParseBatch(body);
+        if (!reqs) return reply(ErrorReply(400, reqs.error().message, reqs.error().field));
+    }
+    const std::size_t n = reqs->size();
+    if (inflight.load() + n > options.max_inflight) {
+        overloaded->Inc();
+        return reply(Unavailable("overloaded: too many transactions waiting for the store"));
+    }
+    // Which entries are new: not seen before and not repeated earlier in this batch.
+    std::vector<std::size_t> fresh;
+    std::vector<std::ptrdiff_t> same_as(n, -1);  // index of the earlier entry with the same id
+    std::vector<bool> old(n, false);
+    {
+        std::unordered_map<std::string_view, std::size_t> in_batch;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& id = (*reqs)[i].transaction_id;
+            if (auto it = in_batch.find(id); it != in_batch.end()) {
+                same_as[i] = static_cast<std::ptrdiff_t>(it->second);
+                continue;
+            }
+            in_batch.emplace(id, i);
+            bool known = ids.count(id) != 0;
+            if (!known && ids_evicted) {
+                std::lock_guard rl(reader_mu);
+                auto got = reader->GetTransaction(id);
+                known = got && got->has_value();
+            }
+            if (known)
+                old[i] = true;
+            else
+                fresh.push_back(i);
+        }
+    }
+    // Features for the new ones, in order.
+    Matrix features(fresh.size(), m->num_features);
+    std::vector<TxInput> inputs(fresh.size());
+    std::vector<TxMeta> metas(fresh.size());
+    for (std::size_t j = 0; j < fresh.size(); ++j) {
+        auto in = PrepareInput(*engine, (*reqs)[fresh[j]], last_seq + 1, &metas[j]);
+        if (in) {
+            auto p = engine->Process(*in, features.Row(j));
+            if (!p) in = std::unexpected(p.error());
+        }
+        if (!in) {
+            // The first j entries are already in the state: keep them (and store them); answer
+            // the rest with the error.
+            fresh.resize(j);
+            features = Matrix(0, 0);
+            lock.unlock();
+            return reply(ErrorReply(
+                422, in.error().message,
+                "transactions[" + std::to_string(j) + "]"));  // cannot happen with clamping
+        }
+        last_seq = in->seq;
+        watermark_ms = std::max(watermark_ms, in->ts_ms);
+        inputs[j] = *in;
+    }
+    std::vector<double> scores(fresh.size());
+    Result<Matrix> model_in = Matrix(0, 0);
+    if (!fresh.empty()) {
+        model_in = ModelInputsFromFeatures(m->bundle, features);
+        if (model_in) {
+            auto s = m->bundle.detector->Score(*model_in, scores);
+            if (!s) model_in = std::unexpected(s.error());
+        }
+        if (!model_in) return reply(ErrorReply(500, "scoring failed: " + model_in.error().message));
+    }
+    std::vector<std::string> bodies(n);
+    std::vector<StoredTransaction> recs(fresh.size());
+    std::vector<std::string> fresh_ids(fresh.size());
+    const std::int64_t now = WallMs();
+    {
+        std::lock_guard pl(pending_mu);
+        for (std::size_t j = 0; j < fresh.size(); ++j) {
+            const TxRequest& req = (*reqs)[fresh[j]];
+            const char* decision = Decide(*m, scores[j]);
+            StoredTransaction& rec = recs[j];
+            rec.seq = inputs[j].seq;
+            rec.transaction_id = req.transaction_id;
+            rec.ts_ms = inputs[j].ts_ms;
+            rec.received_ms = now;
+            rec.customer_id = req.customer_id();
+            rec.terminal_id = req.terminal_id();
+            rec.amount = req.amount;
+            rec.fields_json = m->parser.ToJson(req);
+            rec.score = scores[j];
+            rec.decision = decision;
+            rec.reasons_json = Reasons(*m, model_in->Row(j));
+            rec.model_version = m->version;
+            bodies[fresh[j]] =
+                ScoreBody(rec.transaction_id, rec.score, decision, rec.reasons_json, m->version);
+            pending[rec.transaction_id].body = bodies[fresh[j]];
+            fresh_ids[j] = rec.transaction_id;
+            RememberId(rec.transaction_id, metas[j]);
+            decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
+        }
+        // Entries seen before this batch: their stored or pending answers.
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!old[i]) continue;
+            const auto& id = (*reqs)[i].transaction_id;
+            if (auto it = pending.find(id); it != pending.end()) {
+                // Committed no later than this batch (the writer commits in submission order).
+                bodies[i] = it->second.body;
+            }
+        }
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!old[i] || !bodies[i].empty()) continue;
+        std::lock_guard rl(reader_mu);
+        auto got = reader->GetTransaction((*reqs)[i].transaction_id);
+        if (!got || !got->has_value())
+            return reply(Unavailable("transaction " + (*reqs)[i].transaction_id +
+                                     " was not stored (storage failure)"));
+        const auto& st = **got;
+        bodies[i] =
+            ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json, st.model_version);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        if (same_as[i] >= 0) bodies[i] = bodies[static_cast<std::size_t>(same_as[i])];
+    duplicates->Inc(n - fresh.size());
+    scored->Inc(fresh.size());
+    std::string out = "{\"results\":[";
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i) out += ',';
+        out += bodies[i];
+        out += '}';
+    }
+    out += "],\"model_version\":";
+    AppendJsonString(out, m->version);
+    inflight.fetch_add(fresh.size());
+    const std::size_t count = fresh.size();
+    const bool queued =
+        writer->SubmitBatch(std::move(recs), {},
+                            [this, fresh_ids = std::move(fresh_ids), out = std::move(out), reply,
+                             start, count](const Result<void>& r) {
+                                inflight.fetch_sub(count);
+                                if (r)
+                                    reply(Json(200, WithLatency(out, start)));
+                                else
+                                    reply(Unavailable("storage failure: " + r.error().message));
+                                Committed(fresh_ids, r);
+                            });
+    if (!queued) {
+        inflight.fetch_sub(count);
+        store_failed.store(true);
+        return reply(Unavailable("store writer closed"));
+    }
+    events_since_snapshot += count;
+    lock.unlock();
+    MaybeSnapshot();
+}
+
+void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
+    std::shared_ptr<const LoadedModel> m;
+    {
+        std::lock_guard lock(mu);
+        m = model;
+    }
+    auto labels = m->parser.ParseLabels(body);
+    if (!labels) return reply(ErrorReply(400, labels.error().message, labels.error().field));
+    std::unique_lock lock(mu);
+    if (closing) return reply(Unavailable("server is shutting down"));
+    // Resolve every transaction first: nothing is applied unless all are known.
+    std::vector<TxInput> txs(labels->size());
+    for (std::size_t i = 0; i < labels->size(); ++i) {
+        const auto& l = (*labels)[i];
+        const std::string field = labels->size() == 1 && i == 0
+                                      ? std::string("transaction_id")
+                                      : "labels[" + std::to_string(i) + "].transaction_id";
+        auto meta = LookupMeta(l.transaction_id);
+        if (!meta || !meta->full) {
+            std::optional<StoredTransaction> st;
+            {
+                std::lock_guard rl(reader_mu);
+                auto got = reader->GetTransaction(l.transaction_id);
+                if (!got) return reply(Unavailable("store read failed: " + got.error().message));
+                st = std::move(*got);
+            }
+            if (!st) {
+                bool pending_now;
+                {
+                    std::lock_guard pl(pending_mu);
+                    pending_now = pending.count(l.transaction_id) != 0;
+                }
+                return reply(ErrorReply(pending_now ? 409 : 404,
+                                        pending_now ? "transaction is still being stored; retry"
+                                                    : "unknown transaction_id " + l.transaction_id,
+                                        field));
+            }
+            auto req = m->parser.ParseTransaction(st->fields_json);
+            if (!req)
+                return reply(ErrorReply(
+                    409,
+                    "stored transaction does not fit the current model: " + req.error().message,
+                    field));
+            TxInput in;
+            in.seq = st->seq;
+            in.ts_ms = st->ts_ms;
+            for (int f = 0; f < kNumKeyFields; ++f)
+                if (!req->keys[f].empty())
+                    in.keys[f] = engine->KeyId(static_cast<KeyField>(f), req->keys[f]);
+            txs[i] = in;
+        } else {
+            txs[i].seq = meta->seq;
+            txs[i].ts_ms = meta->ts_ms;
+            std::copy(std::begin(meta->keys), std::end(meta->keys), txs[i].keys);
+        }
+        if (l.known_at_ms >= 0 && l.known_at_ms < txs[i].ts_ms)
+            return reply(ErrorReply(400, "known_at precedes the transaction's time",
+                                    labels->size() == 1
+                                        ? std::string("known_at")
+                                        : "labels[" + std::to_string(i) + "].known_at"));
+    }
+    std::vector<StoredLabel> recs(labels->size());
+    const std::int64_t now = WallMs();
+    for (std::size_t i = 0; i < labels->size(); ++i) {
+        const auto& l = (*labels)[i];
+        const std::int64_t known_at =
+            l.known_at_ms >= 0 ? l.known_at_ms : std::max(watermark_ms, txs[i].ts_ms);
+        auto added = engine->AddLabel(txs[i], l.label, known_at);
+        if (!added) return reply(ErrorReply(400, added.error().message));
+        recs[i] = StoredLabel{++last_seq, l.transaction_id, l.label, known_at, now};
+    }
+    labels_total->Inc(recs.size());
+    const std::size_t count = recs.size();
+    inflight.fetch_add(count);
+    const bool queued =
+        writer->SubmitBatch({}, std::move(recs), [this, reply, count](const Result<void>& r) {
+            inflight.fetch_sub(count);
+            if (r)
+                reply(Json(200, "{\"accepted\":" + std::to_string(count) + "}"));
+            else
+                reply(Unavailable("storage failure: " + r.error().message));
+        });
+    if (!queued) {
+        inflight.fetch_sub(count);
+        return reply(Unavailable("store writer closed"));
+    }
+    events_since_snapshot += count;
+    lock.unlock();
+    MaybeSnapshot();
+}
+
+// ---- snapshots and restore ---------------------------------------------------------------------
+
+void ScoringService::Impl::MaybeSnapshot() {
+    if (options.snapshot_every == 0) return;
+    {
+        std::lock_guard lock(mu);
+        if (events_since_snapshot < options.snapshot_every) return;
+        events_since_snapshot = 0;
+    }
+    std::lock_guard lock(snap_mu);
+    snap_wanted = true;
+    snap_cv.notify_one();
+}
+
+Result<void> ScoringService::Impl::WriteSnapshot() {
+    StoredSnapshot snap;
+    {
+        std::lock_guard lock(mu);
+        snap.seq = last_seq;
+        snap.model_key = model->spec_key;
+        snap.bytes = engine->Snapshot();
+    }
+    snap.created_ms = WallMs();
+    // Every event up to snap.seq was submitted before the snapshot was taken (under mu), and the
+    // writer commits in submission order: once this flush returns they are all stored, so the
+    // snapshot never covers an event the store lacks.
+    writer->Flush();
+    if (store_failed.load())
+        return MakeError(ErrorCode::kIo, "not writing a snapshot after a storage failure");
+    return snap_store->PutSnapshot(snap);
+}
+
+void ScoringService::Impl::SnapshotLoop() {
+    std::unique_lock lock(snap_mu);
+    while (true) {
+        snap_cv.wait(lock, [&] { return snap_wanted || snap_quit; });
+        if (snap_quit) return;
+        snap_wanted = false;
+        lock.unlock();
+        auto r = WriteSnapshot();
+        if (!r) store_errors->Inc();
+        lock.lock();
+    }
+}
+
+Result<void> ScoringService::Impl::Restore() {
+    const LoadedModel& m = *model;
+    engine = std::make_unique<FeatureEngine>(m.bundle.features);
+    std::uint64_t from = 0;
+    {
+        auto snap = reader->LatestSnapshot(m.spec_key);
+        if (!snap) return std::unexpected(snap.error());
+        if (*snap) {
+            TXG_RETURN_IF_ERROR(engine->Restore((*snap)->bytes));
+            from = (*snap)->seq;
+        }
+    }
+    // Idempotency index: every stored id (keys and times only for replayed events).
+    std::size_t n_ids = 0;
+    TXG_RETURN_IF_ERROR(reader->ForEachTransactionId([&](std::string_view id, std::uint64_t seq) {
+        TxMeta meta;
+        meta.seq = seq;
+        RememberId(std::string(id), meta);
+        ++n_ids;
+    }));
+    last_seq = from;
+    std::vector<double> buf(m.num_features);
+    TXG_RETURN_IF_ERROR(reader->ForEachEvent(from, [&](const StoredEvent& ev) -> Result<void> {
+        ++restored_events;
+        if (ev.transaction) {
+            const auto& st = *ev.transaction;
+            auto req = m.parser.ParseTransaction(st.fields_json);
+            if (!req)
+                return MakeError(ErrorCode::kIncompatible,
+                                 "stored transaction " + st.transaction_id +
+                                     " does not fit the model: " + req.error().message,
+                                 "serve this store with the model it was written with");
+            TxMeta meta;
+            auto in = PrepareInput(*engine, *req, st.seq, &meta);
+            if (!in) return std::unexpected(in.error());
+            TXG_RETURN_IF_ERROR(engine->Process(*in, buf));
+            if (auto it = ids.find(st.transaction_id); it != ids.end()) it->second = meta;
+            watermark_ms = std::max(watermark_ms, in->ts_ms);
+            last_seq = std::max(last_seq, st.seq);
+        } else {
+            const auto& l = *ev.label;
+            auto it = ids.find(l.transaction_id);
+            TxInput in;
+            if (it != ids.end() && it->second.full) {
+                in.seq = it->second.seq;
+                in.ts_ms = it->second.ts_ms;
+                std::copy(std::begin(it->second.keys), std::end(it->second.keys), in.keys);
+            } else {
+                auto got = reader->GetTransaction(l.transaction_id);
+                if (!got) return std::unexpected(got.error());
+                if (!*got) return Ok();  // label of a transaction not stored: nothing to replay
+                auto req = m.parser.ParseTransaction((*got)->fields_json);
+                if (!req) return Ok();
+                in.seq = (*got)->seq;
+                in.ts_ms = (*got)->ts_ms;
+                for (int f = 0; f < kNumKeyFields; ++f)
+                    if (!req->keys[f].empty())
+                        in.keys[f] = engine->KeyId(static_cast<KeyField>(f), req->keys[f]);
+            }
+            TXG_RETURN_IF_ERROR(engine->AddLabel(in, l.label, std::max(l.known_at_ms, in.ts_ms)));
+            last_seq = std::max(last_seq, l.seq);
+        }
+        return Ok();
+    }));
+    auto max_seq = reader->MaxSeq();
+    if (!max_seq) return std::unexpected(max_seq.error());
+    last_seq = std::max(last_seq, *max_seq);
+    (void)n_ids;
+    return Ok();
+}
+
+// ---- metrics -----------------------------------------------------------------------------------
+
+void ScoringService::Impl::SetupMetrics() {
+    std::vector<double> bounds = {50e-6, 100e-6, 250e-6, 500e-6, 1e-3,   2.5e-3, 5e-3,
+                                  10e-3, 25e-3,  50e-3,  100e-3, 250e-3, 1.0};
+    score_latency = &metrics.AddHistogram(
+        "txguard_score_latency_seconds",
+        "Time from reading a scoring request to its answer, store commit included", bounds);
+    const char* names[3] = {"allow", "review", "block"};
+    for (int i = 0; i < 3; ++i)
+        decisions[i] = &metrics.AddCounter("txguard_decisions_total", "Decisions made",
+                                           std::string("decision=\"") + names[i] + "\"");
+    scored = &metrics.AddCounter("txguard_transactions_scored_total",
+                                 "Transactions scored (retries not counted)");
+    duplicates = &metrics.AddCounter("txguard_idempotent_replays_total",
+                                     "Retried transaction ids answered with the stored result");
+    late_events = &metrics.AddCounter(
+        "txguard_late_events_total",
+        "Transactions older than their customer's or terminal's latest, processed at that time");
+    labels_total = &metrics.AddCounter("txguard_labels_total", "Labels accepted");
+    overloaded = &metrics.AddCounter("txguard_overload_rejections_total",
+                                     "Requests refused with 503 because the store queue is full");
+    store_errors = &metrics.AddCounter("txguard_store_errors_total", "Failed store commits");
+    reloads = &metrics.AddCounter("txguard_model_reloads_total", "Successful model reloads");
+    metrics.AddCallbackGauge("txguard_store_queue_depth",
+                             "Records waiting for the store's group commit (storage lag)",
+                             [this] { return static_cast<double>(writer->QueueDepth()); });
+    metrics.AddCallbackGauge("txguard_store_last_commit_seconds",
+                             "Duration of the latest group commit",
+                             [this] { return writer->LastCommitSeconds(); });
+    metrics.AddCallbackGauge("txguard_store_committed_records", "Records committed since start",
+                             [this] { return static_cast<double>(writer->CommittedRecords()); });
+    metrics.AddCallbackGauge("txguard_store_commits", "Group commits since start",
+                             [this] { return static_cast<double>(writer->Commits()); });
+    metrics.AddCallbackGauge("txguard_inflight_transactions",
+                             "Transactions scored and waiting for their commit",
+                             [this] { return static_cast<double>(inflight.load()); });
+}
+
+Counter& ScoringService::Impl::RequestCounter(std::string_view path, int status) {
+    std::string key = std::string(path) + " " + std::to_string(status);
+    std::lock_guard lock(counters_mu);
+    auto it = request_counters.find(key);
+    if (it != request_counters.end()) return *it->second;
+    auto& c = metrics.AddCounter(
+        "txguard_http_requests_total", "HTTP requests by route and status",
+        "path=\"" + std::string(path) + "\",code=\"" + std::to_string(status) + "\"");
+    request_counters.emplace(std::move(key), &c);
+    return c;
+}
+
+// ---- reads and admin ---------------------------------------------------------------------------
+
+ApiResponse ScoringService::Impl::GetTransaction(const std::string& id) {
+    std::optional<StoredTransaction> st;
+    std::optional<StoredLabel> label;
+    {
+        std::lock_guard rl(reader_mu);
+        auto got = reader->GetTransaction(id);
+        if (!got) return Unavailable("store read failed: " + got.error().message);
+        st = std::move(*got);
+        if (st) {
+            auto l = reader->GetLabel(id);
+            if (!l) return Unavailable("store read failed: " + l.error().message);
+            label = std::move(*l);
+        }
+    }
+    if (!st) return ErrorReply(404, "no stored transaction " + id, "transaction_id");
+    std::string s =
+        ScoreBody(st->transaction_id, st->score, st->decision, st->reasons_json, st->model_version);
+    s += ",\"seq\":" + std::to_string(st->seq);
+    s += ",\"timestamp\":";
+    AppendJsonString(s, FormatTimestamp(st->ts_ms));
+    s += ",\"received_at\":";
+    AppendJsonString(s, FormatTimestamp(st->received_ms));
+    s += ",\"request\":" + st->fields_json;
+    if (label) {
+        s += ",\"label\":" + std::to_string(label->label) + ",\"label_known_at\":";
+        AppendJsonString(s, FormatTimestamp(label->known_at_ms));
+    } else {
+        s += ",\"label\":null";
+    }
+    s += '}';
+    return Json(200, std::move(s));
+}
+
+ApiResponse ScoringService::Impl::Alerts(std::string_view query) {
+    AlertQuery q;
+    if (auto since = QueryParam(query, "since")) {
+        if (!since->empty()) {
+            auto ts = ParseTimestamp(*since);
+            if (!ts) return ErrorReply(400, "since: " + ts.error().message, "since");
+            q.since_ms = *ts;
+        }
+    }
+    if (auto limit = QueryParam(query, "limit")) {
+        std::size_t v = 0;
+        auto [p, ec] = std::from_chars(limit->data(), limit->data() + limit->size(), v);
+        if (ec != std::errc() || p != limit->data() + limit->size() || v == 0 || v > 10000)
+            return ErrorReply(400, "limit: expected an integer in [1, 10000]", "limit");
+        q.limit = v;
+    }
+    std::vector<StoredTransaction> rows;
+    {
+        std::lock_guard rl(reader_mu);
+        auto got = reader->Alerts(q);
+        if (!got) return Unavailable("store read failed: " + got.error().message);
+        rows = std::move(*got);
+    }
+    std::string s = "{\"alerts\":[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& st = rows[i];
+        if (i) s += ',';
+        s += ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json, st.model_version);
+        s += ",\"timestamp\":";
+        AppendJsonString(s, FormatTimestamp(st.ts_ms));
+        s += ",\"customer_id\":";
+        AppendJsonString(s, st.customer_id);
+        s += ",\"terminal_id\":";
+        AppendJsonString(s, st.terminal_id);
+        s += ",\"amount\":";
+        AppendJsonNumber(s, st.amount);
+        s += '}';
+    }
+    s += "],\"count\":" + std::to_string(rows.size());
+    if (!rows.empty()) {
+        s += ",\"next_since\":";
+        AppendJsonString(s, FormatTimestamp(rows.back().ts_ms));
+    }
+    s += '}';
+    return Json(200, std::move(s));
+}
+
+ApiResponse ScoringService::Impl::Reload(std::string_view body) {
+    std::string path;
+    {
+        std::lock_guard lock(mu);
+        path = model->path;
+    }
+    if (!body.empty()) {
+        auto j = nlohmann::json::parse(body, nullptr, false);
+        if (j.is_discarded() || !j.is_object())
+            return ErrorReply(400, "expected a JSON object {\"model\": \"path\"}", "");
+        for (auto& [k, v] : j.items()) {
+            if (k != "model") return ErrorReply(400, "unknown field " + k, k);
+            if (!v.is_string() || v.get<std::string>().empty())
+                return ErrorReply(400, "model: expected a file path", "model");
+            path = v.get<std::string>();
+        }
+    }
+    auto loaded = LoadServingModel(path, options);
+    if (!loaded)
+        return ErrorReply(
+            422, "model refused, the current one keeps serving: " + loaded.error().ToString(),
+            "model");
+    std::string old_version;
+    {
+        std::lock_guard lock(mu);
+        old_version = model->version;
+        if ((*loaded)->spec_key != model->spec_key)
+            return ErrorReply(422,
+                              "model refused, the current one keeps serving: its feature spec "
+                              "differs from the served model's, so the live state does not "
+                              "fit it; restart the server with it (the state is rebuilt from "
+                              "the store)",
+                              "model");
+        model = *loaded;  // requests after this line use the new model; earlier ones the old
+    }
+    reloads->Inc();
+    std::string s = "{\"model_version\":";
+    AppendJsonString(s, (*loaded)->version);
+    s += ",\"previous_model_version\":";
+    AppendJsonString(s, old_version);
+    s += '}';
+    return Json(200, std::move(s));
+}
+
+ApiResponse ScoringService::Impl::Ready() {
+    std::string version;
+    bool closing_now;
+    {
+        std::lock_guard lock(mu);
+        version = model->version;
+        closing_now = closing;
+    }
+    if (closing_now) return Unavailable("shutting down");
+    if (store_failed.load()) return Unavailable("the store failed a commit; see the log");
+    if (inflight.load() >= options.max_inflight) return Unavailable("overloaded");
+    std::string s = "{\"status\":\"ready\",\"model_version\":";
+    AppendJsonString(s, version);
+    s += '}';
+    return Json(200, std::move(s));
+}
+
+// ---- public ------------------------------------------------------------------------------------
+
+ScoringService::ScoringService(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+ScoringService::~ScoringService() { Close(); }
+
+Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->options = options;
+    if (!options.tokens_file.empty()) {
+        auto t = TokenSet::FromFile(options.tokens_file);
+        if (!t) return std::unexpected(t.error());
+        impl->tokens = std::move(*t);
+    } else if (!options.tokens_env.empty()) {
+        auto t = TokenSet::FromEnv(options.tokens_env);
+        if (!t) return std::unexpected(t.error());
+        impl->tokens = std::move(*t);
+    }
+    impl->warnings = impl->tokens.warnings();
+    auto m = LoadServingModel(options.model_path, options);
+    if (!m) return std::unexpected(m.error());
+    impl->model = *m;
+    auto reader = OpenStore(options.db_url);
+    if (!reader) return std::unexpected(reader.error());
+    impl->reader = std::move(*reader);
+    auto snap_store = OpenStore(options.db_url);
+    if (!snap_store) return std::unexpected(snap_store.error());
+    impl->snap_store = std::move(*snap_store);
+    auto write_store = OpenStore(options.db_url);
+    if (!write_store) return std::unexpected(write_store.error());
+    impl->SetupMetrics();
+    TXG_RETURN_IF_ERROR(impl->Restore());
+    impl->writer = std::make_unique<StoreWriter>(std::move(*write_store), options.writer);
+    Impl* raw = impl.get();
+    impl->snap_thread = std::thread([raw] { raw->SnapshotLoop(); });
+    return std::unique_ptr<ScoringService>(new ScoringService(std::move(impl)));
+}
+
+void ScoringService::Close() {
+    if (!impl_) return;
+    auto& s = *impl_;
+    {
+        std::lock_guard lock(s.mu);
+        if (s.closing) return;
+        s.closing = true;
+    }
+    {
+        std::lock_guard lock(s.snap_mu);
+        s.snap_quit = true;
+        s.snap_cv.notify_one();
+    }
+    if (s.snap_thread.joinable()) s.snap_thread.join();
+    // Commit everything queued (answering its requests), then the final snapshot.
+    s.writer->Flush();
+    if (!s.store_failed.load()) (void)s.WriteSnapshot();
+    s.writer->Close();
+}
+
+bool ScoringService::AuthConfigured() const { return !impl_->tokens.empty(); }
+std::vector<std::string> ScoringService::Warnings() const { return impl_->warnings; }
+std::string ScoringService::ModelVersion() const {
+    std::lock_guard lock(impl_->mu);
+    return impl_->model->version;
+}
+std::uint64_t ScoringService::RestoredEvents() const { return impl_->restored_events; }
+
+void ScoringService::Handle(std::string_view method, std::string_view target,
+                            std::string_view authorization, std::string body, const Reply& reply) {
+    auto& s = *impl_;
+    const auto start = Clock::now();
+    const auto q = target.find('?');
+    const std::string_view path = target.substr(0, q);
+    const std::string_view query =
+        q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+
+    // The route's name for metrics (bounded label values).
+    std::string_view route = "other";
+    Role need = Role::kScoring;
+    bool needs_auth = true;
+    enum class Op {
+        kScore,
+        kBatch,
+        kLabels,
+        kAlerts,
+        kTx,
+        kHealth,
+        kReady,
+        kMetrics,
+        kOpenApi,
+        kReload,
+        kNone
+    } op = Op::kNone;
+    std::string_view expect = "POST";
+    if (path == "/v1/score") {
+        op = Op::kScore;
+        route = "/v1/score";
+    } else if (path == "/v1/score/batch") {
+        op = Op::kBatch;
+        route = "/v1/score/batch";
+    } else if (path == "/v1/labels") {
+        op = Op::kLabels;
+        route = "/v1/labels";
+    } else if (path == "/v1/alerts") {
+        op = Op::kAlerts;
+        route = "/v1/alerts";
+        expect = "GET";
+    } else if (path.starts_with("/v1/transactions/")) {
+        op = Op::kTx;
+        route = "/v1/transactions/{id}";
+        expect = "GET";
+    } else if (path == "/healthz") {
+        op = Op::kHealth;
+        route = path;
+        expect = "GET";
+        needs_auth = false;
+    } else if (path == "/readyz") {
+        op = Op::kReady;
+        route = path;
+        expect = "GET";
+        needs_auth = false;
+    } else if (path == "/metrics") {
+        op = Op::kMetrics;
+        route = path;
+        expect = "GET";
+        needs_auth = false;
+    } else if (path == "/openapi.json") {
+        op = Op::kOpenApi;
+        route = path;
+        expect = "GET";
+        needs_auth = false;
+    } else if (path == "/v1/admin/reload") {
+        op = Op::kReload;
+        route = path;
+        need = Role::kAdmin;
+    }
+
+    Impl* impl = &s;
+    auto counted = [impl, route, reply](ApiResponse r) {
+        impl->RequestCounter(route, r.status).Inc();
+        reply(std::move(r));
+    };
+    if (op == Op::kNone) return counted(ErrorReply(404, "no route " + std::string(path), ""));
+    if (method != expect) {
+        auto r = ErrorReply(405, "method " + std::string(method) + " not allowed on " +
+                                     std::string(path) + "; use " + std::string(expect));
+        r.headers.emplace_back("Allow", std::string(expect));
+        return counted(std::move(r));
+    }
+    if (needs_auth && !s.tokens.empty()) {
+        auto role = s.tokens.Check(authorization);
+        if (!role) {
+            auto r = ErrorReply(
+                401, authorization.empty() ? "missing bearer token" : "invalid bearer token",
+                "Authorization");
+            r.headers.emplace_back("WWW-Authenticate", "Bearer");
+            return counted(std::move(r));
+        }
+        if (!TokenSet::Allows(*role, need))
+            return counted(
+                ErrorReply(403, "this token may not use " + std::string(path), "Authorization"));
+    }
+    switch (op) {
+        case Op::kScore:
+            return s.ScoreOne(body, counted, start);
+        case Op::kBatch:
+            return s.ScoreBatch(body, counted, start);
+        case Op::kLabels:
+            return s.Labels(body, counted);
+        case Op::kAlerts:
+            return counted(s.Alerts(query));
+        case Op::kTx: {
+            const std::string id =
+                Percent(path.substr(std::string_view("/v1/transactions/").size()));
+            if (id.empty())
+                return counted(ErrorReply(400, "empty transaction id", "transaction_id"));
+            return counted(s.GetTransaction(id));
+        }
+        case Op::kHealth:
+            return counted(Json(200, R"({"status":"ok"})"));
+        case Op::kReady:
+            return counted(s.Ready());
+        case Op::kMetrics: {
+            ApiResponse r;
+            r.body = s.metrics.Render();
+            r.content_type = "text/plain; version=0.0.4";
+            return counted(std::move(r));
+        }
+        case Op::kOpenApi: {
+            std::shared_ptr<const LoadedModel> m;
+            {
+                std::lock_guard lock(s.mu);
+                m = s.model;
+            }
+            return counted(Json(200, OpenApiDocument(m->parser.RequiredFields(),
+                                                     m->bundle.features.extra_columns, kVersion)));
+        }
+        case Op::kReload:
+            return counted(s.Reload(body));
+        case Op::kNone:
+            break;
+    }
+}
+
+}  // namespace txguard

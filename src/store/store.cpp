@@ -1,0 +1,106 @@
+// OpenStore: picks the implementation from the URL scheme.
+#include "txguard/store/store.hpp"
+
+#include <charconv>
+#include <string>
+
+#include "sqlite_store.hpp"
+#include "store_url.hpp"
+
+namespace txguard {
+namespace store_detail {
+namespace {
+
+constexpr std::string_view kAcceptedSchemes =
+    "sqlite:///abs/path.db, sqlite://rel/path.db, sqlite::memory:";
+
+Result<void> ApplyQueryOption(std::string_view url, std::string_view option, SqliteUrl& out) {
+    const auto eq = option.find('=');
+    const std::string_view key = option.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? "" : option.substr(eq + 1);
+    if (key == "synchronous") {
+        if (value == "full" || value == "FULL") {
+            out.synchronous_full = true;
+            return Ok();
+        }
+        if (value == "normal" || value == "NORMAL") {
+            out.synchronous_full = false;
+            return Ok();
+        }
+        return MakeError(ErrorCode::kInvalidArgument, "store URL " + std::string(url) +
+                                                          ": synchronous='" + std::string(value) +
+                                                          "' is not one of normal, full");
+    }
+    if (key == "busy_timeout_ms") {
+        int ms = -1;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
+        if (ec != std::errc() || end != value.data() + value.size() || ms < 0 || value.empty()) {
+            return MakeError(ErrorCode::kInvalidArgument,
+                             "store URL " + std::string(url) + ": busy_timeout_ms='" +
+                                 std::string(value) + "' is not a non-negative integer");
+        }
+        out.busy_timeout_ms = ms;
+        return Ok();
+    }
+    return MakeError(
+        ErrorCode::kInvalidArgument,
+        "store URL " + std::string(url) + ": unknown option '" + std::string(key) + "'",
+        "SQLite options: synchronous=normal|full, busy_timeout_ms=N");
+}
+
+}  // namespace
+
+Result<SqliteUrl> ParseSqliteUrl(std::string_view url) {
+    SqliteUrl out;
+    std::string_view rest = url;
+    const auto q = rest.find('?');
+    std::string_view query;
+    if (q != std::string_view::npos) {
+        query = rest.substr(q + 1);
+        rest = rest.substr(0, q);
+    }
+    if (rest == "sqlite::memory:") {
+        out.path = ":memory:";
+    } else if (rest.starts_with("sqlite:///")) {
+        out.path = std::string(rest.substr(std::string_view("sqlite://").size()));  // keeps '/'
+        if (out.path == "/") out.path.clear();
+    } else if (rest.starts_with("sqlite://")) {
+        out.path = std::string(rest.substr(std::string_view("sqlite://").size()));
+    } else {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "store URL " + std::string(url) + " is not a SQLite URL",
+                         "accepted: " + std::string(kAcceptedSchemes));
+    }
+    if (out.path.empty()) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "store URL " + std::string(url) + " names no database file",
+                         "accepted: " + std::string(kAcceptedSchemes));
+    }
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view option = query.substr(0, amp);
+        if (!option.empty()) TXG_RETURN_IF_ERROR(ApplyQueryOption(url, option, out));
+        if (amp == std::string_view::npos) break;
+        query = query.substr(amp + 1);
+    }
+    return out;
+}
+
+}  // namespace store_detail
+
+Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
+    if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "PostgreSQL store is not built yet (issue 7); use sqlite:///path");
+    }
+    if (url.starts_with("sqlite:")) {
+        auto parsed = store_detail::ParseSqliteUrl(url);
+        if (!parsed) return std::unexpected(parsed.error());
+        return store_detail::OpenSqliteStore(std::string(url), *parsed);
+    }
+    return MakeError(
+        ErrorCode::kInvalidArgument, "store URL '" + std::string(url) + "' has an unknown scheme",
+        "accepted: " + std::string(store_detail::kAcceptedSchemes) + " (postgresql:// is planned)");
+}
+
+}  // namespace txguard

@@ -1,0 +1,373 @@
+// The scoring service in-process, with a real SQLite store and real trained models: live scores
+// equal offline batch scores to the bit, a restart continues exactly, retries are idempotent, and
+// every route answers bad input with the status and field the API documents.
+#include "txguard/serve/service.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "txguard/core/time.hpp"
+#include "txguard/model/bundle.hpp"
+#include "txguard/model/pipeline.hpp"
+#include "txguard/sim/simulator.hpp"
+
+namespace txguard {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct TempDir {
+    fs::path path;
+    TempDir() {
+        path = fs::temp_directory_path() /
+               ("txg_service_" + std::to_string(::getpid()) + "_" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        fs::remove_all(path);
+        fs::create_directories(path);
+    }
+    ~TempDir() { fs::remove_all(path); }
+    std::string Db() const { return "sqlite://" + (path / "store.db").string(); }
+};
+
+Schema HandbookSchema() { return *SchemaPreset("handbook"); }
+
+// A small simulated history (time ordered), shared by the tests.
+const TransactionTable& Table() {
+    static const TransactionTable table = [] {
+        SimParams p;
+        p.customers = 150;
+        p.terminals = 300;
+        p.days = 40;
+        p.seed = 11;
+        p.compromised_terminals_per_day = 1;
+        p.compromised_cards_per_day = 1;
+        auto t = Simulate(p);
+        EXPECT_TRUE(t) << t.error().message;
+        return std::move(*t);
+    }();
+    return table;
+}
+
+std::string TrainTo(const fs::path& dir, const std::string& detector, const ParamMap& params,
+                    const std::string& name, const std::string& features = "") {
+    TrainOptions opt;
+    opt.detector = detector;
+    opt.params = params;
+    opt.features = features;
+    opt.threads = 1;
+    auto b = TrainModel(Table(), HandbookSchema(), opt);
+    EXPECT_TRUE(b) << b.error().message;
+    const std::string path = (dir / name).string();
+    EXPECT_TRUE(SaveModel(*b, path));
+    return path;
+}
+
+// Synchronous call: waits for the (possibly deferred) reply.
+ApiResponse Call(ScoringService& s, std::string_view method, std::string_view target,
+                 std::string body = {}, std::string_view auth = {}) {
+    std::promise<ApiResponse> p;
+    auto f = p.get_future();
+    s.Handle(method, target, auth, std::move(body),
+             [&p](ApiResponse r) { p.set_value(std::move(r)); });
+    return f.get();
+}
+
+std::string TxJson(const TransactionTable& t, std::size_t r) {
+    json j;
+    j["transaction_id"] = t.tx_id.Get(r);
+    j["timestamp"] = FormatTimestamp(t.ts_ms[r]);
+    j["customer_id"] = t.customer.pool.Get(t.customer.ids[r]);
+    j["terminal_id"] = t.terminal.pool.Get(t.terminal.ids[r]);
+    j["amount"] = t.amount[r];
+    return j.dump();
+}
+
+std::string LabelJson(const TransactionTable& t, std::size_t r) {
+    return json{{"transaction_id", t.tx_id.Get(r)}, {"label", int(t.label[r])}}.dump();
+}
+
+std::unique_ptr<ScoringService> OpenService(const std::string& model, const std::string& db,
+                                            ServeOptions opt = {}) {
+    opt.model_path = model;
+    opt.db_url = db;
+    auto s = ScoringService::Open(opt);
+    EXPECT_TRUE(s) << s.error().ToString();
+    return s ? std::move(*s) : nullptr;
+}
+
+// Feeds rows [begin, end) one at a time, each followed by its label, and returns the scores.
+std::vector<double> FeedSingles(ScoringService& s, std::size_t begin, std::size_t end) {
+    const auto& t = Table();
+    std::vector<double> scores;
+    for (std::size_t r = begin; r < end; ++r) {
+        auto res = Call(s, "POST", "/v1/score", TxJson(t, r));
+        EXPECT_EQ(res.status, 200) << res.body;
+        scores.push_back(json::parse(res.body).at("score").get<double>());
+        auto lab = Call(s, "POST", "/v1/labels", LabelJson(t, r));
+        EXPECT_EQ(lab.status, 200) << lab.body;
+    }
+    return scores;
+}
+
+std::vector<double> Offline(const std::string& model_path) {
+    auto b = LoadModel(model_path);
+    EXPECT_TRUE(b);
+    auto scores = ScoreTable(*b, Table());
+    EXPECT_TRUE(scores);
+    return *scores;
+}
+
+constexpr std::size_t kRows = 2500;  // rows fed live (the first of the table, time ordered)
+
+TEST(Service, LiveScoresEqualOfflineBatchScoresBitForBit) {
+    TempDir dir;
+    const auto& t = Table();
+    ASSERT_TRUE(t.IsTimeOrdered());
+    ASSERT_GT(t.rows, kRows);
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "50"}}, "if.txg");
+    auto s = OpenService(model, dir.Db());
+    ASSERT_TRUE(s);
+    const auto live = FeedSingles(*s, 0, kRows);
+    const auto offline = Offline(model);
+    for (std::size_t r = 0; r < kRows; ++r) ASSERT_EQ(live[r], offline[r]) << "row " << r;
+}
+
+TEST(Service, BatchEndpointEqualsOfflineAndSupervisedReasonsAreShap) {
+    TempDir dir;
+    const auto& t = Table();
+    const std::string model = TrainTo(
+        dir.path, "xgboost", {{"trees", "20"}, {"depth", "3"}, {"threads", "1"}}, "xgb.txg");
+    auto s = OpenService(model, dir.Db());
+    ASSERT_TRUE(s);
+    const auto offline = Offline(model);
+    // Batches of 250 (spanning far less than the 7-day label delay), labels after each batch.
+    for (std::size_t b = 0; b < kRows; b += 250) {
+        std::string body = "{\"transactions\":[";
+        json labels = json::array();
+        for (std::size_t r = b; r < b + 250; ++r) {
+            if (r > b) body += ',';
+            body += TxJson(t, r);
+            labels.push_back(json::parse(LabelJson(t, r)));
+        }
+        body += "]}";
+        auto res = Call(*s, "POST", "/v1/score/batch", body);
+        ASSERT_EQ(res.status, 200) << res.body.substr(0, 300);
+        const auto results = json::parse(res.body).at("results");
+        ASSERT_EQ(results.size(), 250u);
+        for (std::size_t r = b; r < b + 250; ++r) {
+            const auto& one = results[r - b];
+            ASSERT_EQ(one.at("transaction_id"), t.tx_id.Get(r));
+            ASSERT_EQ(one.at("score").get<double>(), offline[r]) << "row " << r;
+            ASSERT_FALSE(one.at("reasons").empty());  // xgboost: SHAP contributions
+        }
+        auto lab = Call(*s, "POST", "/v1/labels", json{{"labels", labels}}.dump());
+        ASSERT_EQ(lab.status, 200) << lab.body;
+    }
+}
+
+// (The replay of events after a periodic snapshot, after SIGKILL, is tested against the real
+// binary in tests/integration/serve_test.cpp.)
+TEST(Service, RestartContinuesExactly) {
+    TempDir dir;
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "50"}}, "if.txg");
+    const auto offline = Offline(model);
+    ServeOptions opt;
+    opt.snapshot_every = 700;  // snapshots along the way, then a replay of the events after one
+    std::vector<double> live;
+    std::size_t cut[] = {0, 900, 1650, kRows};
+    for (int part = 0; part < 3; ++part) {
+        auto s = OpenService(model, dir.Db(), opt);
+        ASSERT_TRUE(s);
+        auto scores = FeedSingles(*s, cut[part], cut[part + 1]);
+        live.insert(live.end(), scores.begin(), scores.end());
+    }
+    for (std::size_t r = 0; r < kRows; ++r) ASSERT_EQ(live[r], offline[r]) << "row " << r;
+}
+
+TEST(Service, RetriesAreIdempotentAcrossRestarts) {
+    TempDir dir;
+    const auto& t = Table();
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "20"}}, "if.txg");
+    std::string first;
+    {
+        auto s = OpenService(model, dir.Db());
+        auto a = Call(*s, "POST", "/v1/score", TxJson(t, 0));
+        ASSERT_EQ(a.status, 200);
+        auto b = Call(*s, "POST", "/v1/score", TxJson(t, 0));
+        ASSERT_EQ(b.status, 200);
+        auto ja = json::parse(a.body), jb = json::parse(b.body);
+        ja.erase("latency_us");
+        jb.erase("latency_us");
+        EXPECT_EQ(ja, jb);
+        bool replay_header = false;
+        for (auto& [k, v] : b.headers) replay_header |= k == "Idempotent-Replay" && v == "true";
+        EXPECT_TRUE(replay_header);
+        first = ja.dump();
+        Call(*s, "POST", "/v1/score", TxJson(t, 1));
+    }
+    auto s = OpenService(model, dir.Db());
+    auto again = Call(*s, "POST", "/v1/score", TxJson(t, 0));
+    ASSERT_EQ(again.status, 200);
+    auto j = json::parse(again.body);
+    j.erase("latency_us");
+    EXPECT_EQ(j.dump(), first);
+    // The retry did not count twice: the next new transaction scores as offline.
+    auto next = Call(*s, "POST", "/v1/score", TxJson(t, 2));
+    EXPECT_EQ(json::parse(next.body).at("score").get<double>(), Offline(model)[2]);
+    // Retries inside a batch, and of an earlier batch entry.
+    std::string body = "[" + TxJson(t, 3) + "," + TxJson(t, 3) + "," + TxJson(t, 0) + "]";
+    auto batch = Call(*s, "POST", "/v1/score/batch", body);
+    ASSERT_EQ(batch.status, 200) << batch.body;
+    auto results = json::parse(batch.body).at("results");
+    EXPECT_EQ(results[0], results[1]);
+    EXPECT_EQ(results[2].dump(), first);
+}
+
+TEST(Service, BadRequestsNameTheField) {
+    TempDir dir;
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "10"}}, "if.txg");
+    auto s = OpenService(model, dir.Db());
+    auto r = Call(*s, "POST", "/v1/score", "{not json");
+    EXPECT_EQ(r.status, 400);
+    r = Call(*s, "POST", "/v1/score",
+             R"({"transaction_id":"x","timestamp":1522540800,"customer_id":"C1",)"
+             R"("terminal_id":"T1","amount":12.5,"colour":"red"})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body).at("field"), "colour");
+    r = Call(*s, "POST", "/v1/score",
+             R"({"transaction_id":"x","timestamp":1522540800,"terminal_id":"T1","amount":1})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body).at("field"), "customer_id");
+    r = Call(*s, "POST", "/v1/score/batch", R"({"transactions":[{"transaction_id":"y"}]})");
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(json::parse(r.body).at("field").get<std::string>().find("transactions[0]"),
+              std::string::npos);
+    r = Call(*s, "POST", "/v1/labels", R"({"transaction_id":"nope","label":1})");
+    EXPECT_EQ(r.status, 404);
+    EXPECT_EQ(json::parse(r.body).at("field"), "transaction_id");
+    EXPECT_EQ(Call(*s, "GET", "/v1/score").status, 405);
+    EXPECT_EQ(Call(*s, "GET", "/nowhere").status, 404);
+    EXPECT_EQ(Call(*s, "GET", "/v1/transactions/nope").status, 404);
+    EXPECT_EQ(Call(*s, "GET", "/v1/alerts?limit=0").status, 400);
+    EXPECT_EQ(Call(*s, "GET", "/v1/alerts?since=yesterday").status, 400);
+    // Nothing bad was stored or counted.
+    auto m = Call(*s, "GET", "/metrics");
+    EXPECT_NE(m.body.find("txguard_transactions_scored_total 0"), std::string::npos) << m.body;
+}
+
+TEST(Service, TokensGuardRoutesByRole) {
+    TempDir dir;
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "10"}}, "if.txg");
+    ServeOptions opt;
+    opt.tokens_env = "scoring:score-token-0123456789,admin:admin-token-0123456789";
+    auto s = OpenService(model, dir.Db(), opt);
+    ASSERT_TRUE(s->AuthConfigured());
+    const std::string tx = TxJson(Table(), 0);
+    auto r = Call(*s, "POST", "/v1/score", tx);
+    EXPECT_EQ(r.status, 401);
+    r = Call(*s, "POST", "/v1/score", tx, "Bearer wrong-token-0123456789");
+    EXPECT_EQ(r.status, 401);
+    EXPECT_EQ(Call(*s, "POST", "/v1/score", tx, "Bearer score-token-0123456789").status, 200);
+    EXPECT_EQ(Call(*s, "POST", "/v1/admin/reload", "", "Bearer score-token-0123456789").status,
+              403);
+    EXPECT_EQ(Call(*s, "POST", "/v1/admin/reload", "", "Bearer admin-token-0123456789").status,
+              200);
+    EXPECT_EQ(Call(*s, "GET", "/healthz").status, 200);  // probes need no token
+    EXPECT_EQ(Call(*s, "GET", "/metrics").status, 200);
+}
+
+TEST(Service, ReloadSwapsGoodBundlesAndRefusesBadOnes) {
+    TempDir dir;
+    const std::string a = TrainTo(dir.path, "iforest", {{"trees", "10"}, {"seed", "1"}}, "a.txg");
+    const std::string b = TrainTo(dir.path, "iforest", {{"trees", "10"}, {"seed", "2"}}, "b.txg");
+    const std::string other = TrainTo(dir.path, "iforest", {{"trees", "10"}}, "other.txg", "basic");
+    const std::string corrupt = (dir.path / "corrupt.txg").string();
+    {
+        std::string bytes = SerializeModel(*LoadModel(a));
+        bytes[bytes.size() / 2] ^= 0x5a;
+        std::FILE* f = std::fopen(corrupt.c_str(), "wb");
+        std::fwrite(bytes.data(), 1, bytes.size(), f);
+        std::fclose(f);
+    }
+    auto s = OpenService(a, dir.Db());
+    const std::string v0 = s->ModelVersion();
+    auto r = Call(*s, "POST", "/v1/admin/reload", json{{"model", corrupt}}.dump());
+    EXPECT_EQ(r.status, 422) << r.body;
+    EXPECT_EQ(s->ModelVersion(), v0);
+    r = Call(*s, "POST", "/v1/admin/reload", json{{"model", other}}.dump());
+    EXPECT_EQ(r.status, 422) << r.body;  // another feature spec: the live state does not fit
+    EXPECT_EQ(s->ModelVersion(), v0);
+    EXPECT_EQ(Call(*s, "POST", "/v1/admin/reload", R"({"modle":"x"})").status, 400);
+    r = Call(*s, "POST", "/v1/admin/reload", json{{"model", b}}.dump());
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_NE(s->ModelVersion(), v0);
+    auto scored = Call(*s, "POST", "/v1/score", TxJson(Table(), 0));
+    EXPECT_EQ(json::parse(scored.body).at("model_version"), s->ModelVersion());
+}
+
+TEST(Service, AlertsTransactionsAndDocuments) {
+    TempDir dir;
+    const auto& t = Table();
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "20"}}, "if.txg");
+    ServeOptions opt;
+    opt.review_threshold = 0.0;  // everything is at least "review"
+    opt.block_threshold = 1e9;
+    auto s = OpenService(model, dir.Db(), opt);
+    for (std::size_t r = 0; r < 20; ++r) Call(*s, "POST", "/v1/score", TxJson(t, r));
+    auto lab = Call(*s, "POST", "/v1/labels",
+                    json{{"transaction_id", t.tx_id.Get(3)}, {"label", "fraud"}}.dump());
+    ASSERT_EQ(lab.status, 200) << lab.body;
+    auto alerts = json::parse(Call(*s, "GET", "/v1/alerts?limit=5").body);
+    EXPECT_EQ(alerts.at("count"), 5);
+    EXPECT_EQ(alerts.at("alerts")[0].at("decision"), "review");
+    const std::string since = alerts.at("next_since");
+    auto later = json::parse(Call(*s, "GET", "/v1/alerts?limit=100&since=" + since).body);
+    EXPECT_EQ(later.at("count").get<int>(), 20 - 4);
+    auto tx = Call(*s, "GET", "/v1/transactions/" + std::string(t.tx_id.Get(3)));
+    ASSERT_EQ(tx.status, 200);
+    auto j = json::parse(tx.body);
+    EXPECT_EQ(j.at("label"), 1);
+    EXPECT_EQ(j.at("request").at("customer_id"), t.customer.pool.Get(t.customer.ids[3]));
+    auto doc = json::parse(Call(*s, "GET", "/openapi.json").body);
+    EXPECT_EQ(doc.at("openapi"), "3.0.3");
+    EXPECT_TRUE(doc.at("paths").contains("/v1/score/batch"));
+    auto metrics = Call(*s, "GET", "/metrics").body;
+    EXPECT_NE(metrics.find("txguard_decisions_total{decision=\"review\"} 20"), std::string::npos)
+        << metrics;
+    EXPECT_NE(metrics.find("txguard_labels_total 1"), std::string::npos);
+}
+
+TEST(Service, OverloadAnswers503WithRetryAfterAndChangesNothing) {
+    TempDir dir;
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "10"}}, "if.txg");
+    ServeOptions opt;
+    opt.max_inflight = 0;
+    auto s = OpenService(model, dir.Db(), opt);
+    auto r = Call(*s, "POST", "/v1/score", TxJson(Table(), 0));
+    EXPECT_EQ(r.status, 503);
+    bool retry_after = false;
+    for (auto& [k, v] : r.headers) retry_after |= k == "Retry-After";
+    EXPECT_TRUE(retry_after);
+    EXPECT_EQ(Call(*s, "GET", "/v1/transactions/" + std::string(Table().tx_id.Get(0))).status, 404);
+}
+
+TEST(Service, ClosedServiceRefusesAndStoreKeepsEverythingAnswered) {
+    TempDir dir;
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "10"}}, "if.txg");
+    auto s = OpenService(model, dir.Db());
+    for (std::size_t r = 0; r < 50; ++r) Call(*s, "POST", "/v1/score", TxJson(Table(), r));
+    s->Close();
+    EXPECT_EQ(Call(*s, "POST", "/v1/score", TxJson(Table(), 60)).status, 503);
+    auto store = OpenStore(dir.Db());
+    ASSERT_TRUE(store);
+    EXPECT_EQ(*(*store)->CountTransactions(), 50u);
+}
+
+}  // namespace
+}  // namespace txguard

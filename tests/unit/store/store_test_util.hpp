@@ -1,0 +1,98 @@
+#pragma once
+// Helpers shared by the store tests: a unique temporary directory per test, record builders and a
+// raw SQLite connection (to hold locks or tamper with a database the way another process would).
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "txguard/store/store.hpp"
+
+namespace txguard::store_test {
+
+class TempDir {
+  public:
+    TempDir() {
+        std::string tmpl = "/tmp/txguard_store_XXXXXX";
+        char* made = mkdtemp(tmpl.data());
+        EXPECT_NE(made, nullptr);
+        path_ = tmpl;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return path_; }
+    std::string File(const std::string& name) const { return path_ + "/" + name; }
+    std::string Url(const std::string& name, const std::string& query = "") const {
+        return "sqlite://" + File(name) + query;  // File() is absolute: three slashes
+    }
+
+  private:
+    std::string path_;
+};
+
+inline StoredTransaction MakeTx(std::uint64_t seq, std::string id, std::int64_t ts_ms = 0,
+                                std::string decision = "allow") {
+    StoredTransaction tx;
+    tx.seq = seq;
+    tx.transaction_id = std::move(id);
+    tx.ts_ms = ts_ms;
+    tx.received_ms = ts_ms + 5;
+    tx.customer_id = "c" + std::to_string(seq % 97);
+    tx.terminal_id = "t" + std::to_string(seq % 31);
+    tx.amount = 10.0 + static_cast<double>(seq % 1000) / 100.0;
+    tx.fields_json = R"({"amount":)" + std::to_string(tx.amount) + "}";
+    tx.score = 0.5;
+    tx.decision = std::move(decision);
+    tx.reasons_json = "[]";
+    tx.model_version = "m1";
+    return tx;
+}
+
+inline StoredLabel MakeLabel(std::uint64_t seq, std::string id, std::int8_t label) {
+    StoredLabel l;
+    l.seq = seq;
+    l.transaction_id = std::move(id);
+    l.label = label;
+    l.known_at_ms = static_cast<std::int64_t>(seq) * 10;
+    l.received_ms = static_cast<std::int64_t>(seq) * 10 + 1;
+    return l;
+}
+
+// A second, raw connection to a database file.
+class RawDb {
+  public:
+    explicit RawDb(const std::string& path) {
+        EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    }
+    ~RawDb() { sqlite3_close(db_); }
+    RawDb(const RawDb&) = delete;
+    RawDb& operator=(const RawDb&) = delete;
+    // Runs SQL; returns the first column of the last row (empty if none).
+    std::string Exec(const std::string& sql) {
+        std::string out;
+        char* err = nullptr;
+        const int rc = sqlite3_exec(
+            db_, sql.c_str(),
+            [](void* o, int n, char** values, char**) {
+                if (n > 0) *static_cast<std::string*>(o) = values[0] ? values[0] : "";
+                return 0;
+            },
+            &out, &err);
+        EXPECT_EQ(rc, SQLITE_OK) << sql << ": " << (err ? err : "");
+        sqlite3_free(err);
+        return out;
+    }
+    sqlite3* get() const { return db_; }
+
+  private:
+    sqlite3* db_ = nullptr;
+};
+
+}  // namespace txguard::store_test
