@@ -607,6 +607,12 @@ int main(int argc, char** argv) {
                       "threshold, the top tenth of its alert budget)");
     serve->add_option("--reasons", serve_opt.reasons, "Top features listed per decision")
         ->default_val(3);
+    std::string serve_reasons_for = "alerts";
+    serve
+        ->add_option("--reasons-for", serve_reasons_for,
+                     "Which decisions carry reasons: alerts (review and block) or all")
+        ->check(CLI::IsMember({"alerts", "all"}))
+        ->default_val("alerts");
     serve
         ->add_option("--max-connections", serve_opt.max_connections,
                      "Open connections beyond which new ones get 503")
@@ -642,6 +648,7 @@ int main(int argc, char** argv) {
     if (evaluate->parsed()) return RunEvaluate(eval_cli, eval_data);
     if (eda->parsed()) return RunEda(eda_data, eda_out, eda_png, eda_json, eda_top);
     if (serve->parsed()) {
+        serve_opt.reasons_for_all = serve_reasons_for == "all";
         if (!std::isnan(serve_review)) serve_opt.review_threshold = serve_review;
         if (!std::isnan(serve_block)) serve_opt.block_threshold = serve_block;
         if (const char* env = std::getenv("TXGUARD_TOKENS"); env && serve_opt.tokens_file.empty())

@@ -88,15 +88,15 @@ std::string OpenApiDocument(const std::vector<std::string>& required_fields,
                      {"contribution", {{"type", "number"}}}}}};
     json score = {
         {"type", "object"},
-        {"required",
-         {"transaction_id", "score", "decision", "reasons", "model_version", "latency_us"}},
+        {"required", {"transaction_id", "score", "decision", "reasons", "model_version"}},
         {"properties",
          {{"transaction_id", {{"type", "string"}}},
           {"score", {{"type", "number"}}},
           {"decision", {{"type", "string"}, {"enum", {"allow", "review", "block"}}}},
           {"reasons", {{"type", "array"}, {"items", Ref("Reason")}}},
           {"model_version", {{"type", "string"}}},
-          {"latency_us", {{"type", "integer"}}}}}};
+          {"latency_us",
+           {{"type", "integer"}, {"description", "single requests only (batches: per batch)"}}}}}};
     json label = {
         {"type", "object"},
         {"additionalProperties", false},
@@ -132,7 +132,7 @@ std::string OpenApiDocument(const std::vector<std::string>& required_fields,
     auto& p = doc["paths"];
     p["/v1/score"]["post"] = {{"summary", "Score one transaction (idempotent on transaction_id)"},
                               {"requestBody", JsonBody(Ref("Transaction"))},
-                              {"responses", Errors({400, 401, 403, 413, 503})}};
+                              {"responses", Errors({400, 401, 403, 413, 422, 503})}};
     p["/v1/score"]["post"]["responses"]["200"] = Answer("The score, stored", Ref("Score"));
     p["/v1/score/batch"]["post"] = {
         {"summary", "Score transactions in order"},

@@ -21,9 +21,9 @@ Result<void> RunServer(const ServeOptions& options,
     http.max_body_bytes = options.max_body_bytes;
     http.idle_timeout_s = options.idle_timeout_s;
     if (!options.address.empty()) {
-        http.address = options.address;
-        if (!svc->AuthConfigured() && http.address != "127.0.0.1" && http.address != "::1" &&
-            http.address != "localhost")
+        http.address = options.address == "localhost" ? "127.0.0.1" : options.address;
+        const bool loopback = http.address.starts_with("127.") || http.address == "::1";
+        if (!svc->AuthConfigured() && !loopback)
             return MakeError(ErrorCode::kInvalidArgument,
                              "refusing to listen on " + http.address + " without authentication",
                              "configure bearer tokens (--tokens FILE or TXGUARD_TOKENS) or bind "

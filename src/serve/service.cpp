@@ -117,8 +117,8 @@ ApiResponse ErrorReply(int status, std::string_view message, std::string_view fi
     return Json(status, std::move(body));
 }
 
-ApiResponse Unavailable(std::string_view message) {
-    auto r = ErrorReply(503, message);
+ApiResponse Unavailable(std::string_view message, std::string_view field = {}) {
+    auto r = ErrorReply(503, message, field);
     r.headers.emplace_back("Retry-After", "1");
     return r;
 }
@@ -150,7 +150,7 @@ std::string WithLatency(std::string_view body, Clock::time_point start) {
     return s;
 }
 
-std::string Percent(std::string_view s) {
+std::string Percent(std::string_view s, bool plus_is_space) {
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] == '%' && i + 2 < s.size()) {
@@ -162,7 +162,7 @@ std::string Percent(std::string_view s) {
                 continue;
             }
         }
-        out += s[i] == '+' ? ' ' : s[i];
+        out += plus_is_space && s[i] == '+' ? ' ' : s[i];
     }
     return out;
 }
@@ -173,7 +173,7 @@ std::optional<std::string> QueryParam(std::string_view query, std::string_view n
         auto part = query.substr(0, amp);
         auto eq = part.find('=');
         if (part.substr(0, eq) == name)
-            return Percent(eq == std::string_view::npos ? "" : part.substr(eq + 1));
+            return Percent(eq == std::string_view::npos ? "" : part.substr(eq + 1), true);
         if (amp == std::string_view::npos) break;
         query.remove_prefix(amp + 1);
     }
@@ -262,7 +262,8 @@ struct ScoringService::Impl {
     void RememberId(const std::string& id, const TxMeta& meta);
     std::optional<TxMeta> LookupMeta(const std::string& id);
     void Committed(const std::vector<std::string>& ids_done, const Result<void>& r);
-    void MaybeSnapshot();
+    bool SnapshotDue();  // under mu
+    void WakeSnapshotThread();
     void SnapshotLoop();
     Result<void> WriteSnapshot();
 
@@ -420,7 +421,8 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     if (!known && ids_evicted) {
         std::lock_guard rl(reader_mu);
         auto got = reader->GetTransaction(req->transaction_id);
-        known = got && got->has_value();
+        if (!got) return reply(Unavailable("store read failed: " + got.error().message));
+        known = got->has_value();
     }
     if (known) {
         lock.unlock();
@@ -447,7 +449,8 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     }
     if (!inputs) return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
     const char* decision = Decide(*m, score);
-    std::string reasons = Reasons(*m, inputs->Row(0));
+    std::string reasons =
+        options.reasons_for_all || decision[0] != 'a' ? Reasons(*m, inputs->Row(0)) : "[]";
 
     StoredTransaction rec;
     rec.seq = seq;
@@ -492,8 +495,9 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
         return;
     }
     ++events_since_snapshot;
+    const bool snapshot = SnapshotDue();
     lock.unlock();
-    MaybeSnapshot();
+    if (snapshot) WakeSnapshotThread();
 }
 
 void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
@@ -518,10 +522,13 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         overloaded->Inc();
         return reply(Unavailable("overloaded: too many transactions waiting for the store"));
     }
-    // Which entries are new: not seen before and not repeated earlier in this batch.
     std::vector<std::size_t> fresh;
     std::vector<std::ptrdiff_t> same_as(n, -1);  // index of the earlier entry with the same id
     std::vector<bool> old(n, false);
+    // Which entries are new: not seen before and not repeated earlier in this batch. Entries
+    // seen before get their stored (or pending) answers now, before anything changes the state,
+    // so a failure here leaves nothing half done.
+    std::vector<std::string> bodies(n);
     {
         std::unordered_map<std::string_view, std::size_t> in_batch;
         for (std::size_t i = 0; i < n; ++i) {
@@ -531,16 +538,39 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
                 continue;
             }
             in_batch.emplace(id, i);
+            std::optional<StoredTransaction> stored;
             bool known = ids.count(id) != 0;
             if (!known && ids_evicted) {
                 std::lock_guard rl(reader_mu);
                 auto got = reader->GetTransaction(id);
-                known = got && got->has_value();
+                if (!got) return reply(Unavailable("store read failed: " + got.error().message));
+                stored = std::move(*got);
+                known = stored.has_value();
             }
-            if (known)
-                old[i] = true;
-            else
+            if (!known) {
                 fresh.push_back(i);
+                continue;
+            }
+            old[i] = true;
+            {
+                // Pending: committed no later than this batch (commits keep submission order).
+                std::lock_guard pl(pending_mu);
+                if (auto it = pending.find(id); it != pending.end()) {
+                    bodies[i] = it->second.body;
+                    continue;
+                }
+            }
+            if (!stored) {
+                std::lock_guard rl(reader_mu);
+                auto got = reader->GetTransaction(id);
+                if (!got) return reply(Unavailable("store read failed: " + got.error().message));
+                stored = std::move(*got);
+            }
+            if (!stored)
+                return reply(Unavailable("transaction " + id + " was not stored (storage failure)",
+                                         "transactions[" + std::to_string(i) + "]"));
+            bodies[i] = ScoreBody(stored->transaction_id, stored->score, stored->decision,
+                                  stored->reasons_json, stored->model_version);
         }
     }
     // Features for the new ones, in order.
@@ -559,9 +589,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
             fresh.resize(j);
             features = Matrix(0, 0);
             lock.unlock();
-            return reply(ErrorReply(
-                422, in.error().message,
-                "transactions[" + std::to_string(j) + "]"));  // cannot happen with clamping
+            return reply(
+                ErrorReply(422, in.error().message,
+                           "transactions[" + std::to_string(fresh[j]) + "]"));  // not with clamping
         }
         last_seq = in->seq;
         watermark_ms = std::max(watermark_ms, in->ts_ms);
@@ -577,7 +607,6 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         }
         if (!model_in) return reply(ErrorReply(500, "scoring failed: " + model_in.error().message));
     }
-    std::vector<std::string> bodies(n);
     std::vector<StoredTransaction> recs(fresh.size());
     std::vector<std::string> fresh_ids(fresh.size());
     const std::int64_t now = WallMs();
@@ -597,7 +626,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
             rec.fields_json = m->parser.ToJson(req);
             rec.score = scores[j];
             rec.decision = decision;
-            rec.reasons_json = Reasons(*m, model_in->Row(j));
+            rec.reasons_json = options.reasons_for_all || decision[0] != 'a'
+                                   ? Reasons(*m, model_in->Row(j))
+                                   : "[]";
             rec.model_version = m->version;
             bodies[fresh[j]] =
                 ScoreBody(rec.transaction_id, rec.score, decision, rec.reasons_json, m->version);
@@ -606,26 +637,6 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
             RememberId(rec.transaction_id, metas[j]);
             decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
         }
-        // Entries seen before this batch: their stored or pending answers.
-        for (std::size_t i = 0; i < n; ++i) {
-            if (!old[i]) continue;
-            const auto& id = (*reqs)[i].transaction_id;
-            if (auto it = pending.find(id); it != pending.end()) {
-                // Committed no later than this batch (the writer commits in submission order).
-                bodies[i] = it->second.body;
-            }
-        }
-    }
-    for (std::size_t i = 0; i < n; ++i) {
-        if (!old[i] || !bodies[i].empty()) continue;
-        std::lock_guard rl(reader_mu);
-        auto got = reader->GetTransaction((*reqs)[i].transaction_id);
-        if (!got || !got->has_value())
-            return reply(Unavailable("transaction " + (*reqs)[i].transaction_id +
-                                     " was not stored (storage failure)"));
-        const auto& st = **got;
-        bodies[i] =
-            ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json, st.model_version);
     }
     for (std::size_t i = 0; i < n; ++i)
         if (same_as[i] >= 0) bodies[i] = bodies[static_cast<std::size_t>(same_as[i])];
@@ -658,8 +669,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         return reply(Unavailable("store writer closed"));
     }
     events_since_snapshot += count;
+    const bool snapshot = SnapshotDue();
     lock.unlock();
-    MaybeSnapshot();
+    if (snapshot) WakeSnapshotThread();
 }
 
 void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
@@ -672,6 +684,10 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
     if (!labels) return reply(ErrorReply(400, labels.error().message, labels.error().field));
     std::unique_lock lock(mu);
     if (closing) return reply(Unavailable("server is shutting down"));
+    if (inflight.load() + labels->size() > options.max_inflight) {
+        overloaded->Inc();
+        return reply(Unavailable("overloaded: too many records waiting for the store"));
+    }
     // Resolve every transaction first: nothing is applied unless all are known.
     std::vector<TxInput> txs(labels->size());
     for (std::size_t i = 0; i < labels->size(); ++i) {
@@ -749,19 +765,20 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
         return reply(Unavailable("store writer closed"));
     }
     events_since_snapshot += count;
+    const bool snapshot = SnapshotDue();
     lock.unlock();
-    MaybeSnapshot();
+    if (snapshot) WakeSnapshotThread();
 }
 
 // ---- snapshots and restore ---------------------------------------------------------------------
 
-void ScoringService::Impl::MaybeSnapshot() {
-    if (options.snapshot_every == 0) return;
-    {
-        std::lock_guard lock(mu);
-        if (events_since_snapshot < options.snapshot_every) return;
-        events_since_snapshot = 0;
-    }
+bool ScoringService::Impl::SnapshotDue() {
+    if (options.snapshot_every == 0 || events_since_snapshot < options.snapshot_every) return false;
+    events_since_snapshot = 0;
+    return true;
+}
+
+void ScoringService::Impl::WakeSnapshotThread() {
     std::lock_guard lock(snap_mu);
     snap_wanted = true;
     snap_cv.notify_one();
@@ -786,14 +803,20 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
 }
 
 void ScoringService::Impl::SnapshotLoop() {
+    // Also checkpoints the store's log twice a second: the writer's connection has automatic
+    // checkpoints off, so no commit (and no request waiting on it) ever stalls behind one.
     std::unique_lock lock(snap_mu);
     while (true) {
-        snap_cv.wait(lock, [&] { return snap_wanted || snap_quit; });
+        snap_cv.wait_for(lock, std::chrono::milliseconds(500),
+                         [&] { return snap_wanted || snap_quit; });
         if (snap_quit) return;
+        const bool snapshot = snap_wanted;
         snap_wanted = false;
         lock.unlock();
-        auto r = WriteSnapshot();
-        if (!r) store_errors->Inc();
+        if (snapshot) {
+            if (!WriteSnapshot()) store_errors->Inc();
+        }
+        if (!snap_store->Checkpoint()) store_errors->Inc();
         lock.lock();
     }
 }
@@ -995,8 +1018,13 @@ ApiResponse ScoringService::Impl::Alerts(std::string_view query) {
     }
     s += "],\"count\":" + std::to_string(rows.size());
     if (!rows.empty()) {
+        // Epoch seconds with milliseconds, just after the last row's time: the next page.
+        const std::int64_t next = rows.back().ts_ms + 1;
+        char buf[48];
+        std::snprintf(buf, sizeof buf, "%lld.%03lld", static_cast<long long>(next / 1000),
+                      static_cast<long long>(next % 1000));
         s += ",\"next_since\":";
-        AppendJsonString(s, FormatTimestamp(rows.back().ts_ms));
+        AppendJsonString(s, buf);
     }
     s += '}';
     return Json(200, std::move(s));
@@ -1095,7 +1123,12 @@ Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions&
     if (!write_store) return std::unexpected(write_store.error());
     impl->SetupMetrics();
     TXG_RETURN_IF_ERROR(impl->Restore());
-    impl->writer = std::make_unique<StoreWriter>(std::move(*write_store), options.writer);
+    (*write_store)->SetAutoCheckpoint(false);  // the snapshot thread checkpoints
+    // Admission (max_inflight) is checked before a request changes the state; the writer's queue
+    // must hold everything admitted, or an admitted record could be refused after the fact.
+    StoreWriterOptions wopt = options.writer;
+    wopt.max_queue = std::max(wopt.max_queue, options.max_inflight + RequestLimits{}.max_batch);
+    impl->writer = std::make_unique<StoreWriter>(std::move(*write_store), wopt);
     Impl* raw = impl.get();
     impl->snap_thread = std::thread([raw] { raw->SnapshotLoop(); });
     return std::unique_ptr<ScoringService>(new ScoringService(std::move(impl)));
@@ -1119,6 +1152,7 @@ void ScoringService::Close() {
     s.writer->Flush();
     if (!s.store_failed.load()) (void)s.WriteSnapshot();
     s.writer->Close();
+    (void)s.snap_store->Checkpoint();
 }
 
 bool ScoringService::AuthConfigured() const { return !impl_->tokens.empty(); }
@@ -1235,7 +1269,7 @@ void ScoringService::Handle(std::string_view method, std::string_view target,
             return counted(s.Alerts(query));
         case Op::kTx: {
             const std::string id =
-                Percent(path.substr(std::string_view("/v1/transactions/").size()));
+                Percent(path.substr(std::string_view("/v1/transactions/").size()), false);
             if (id.empty())
                 return counted(ErrorReply(400, "empty transaction id", "transaction_id"));
             return counted(s.GetTransaction(id));

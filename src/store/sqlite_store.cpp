@@ -196,6 +196,16 @@ class SqliteStore final : public Store {
 
     std::string Url() const override { return url_; }
 
+    void SetAutoCheckpoint(bool on) override { sqlite3_wal_autocheckpoint(db_, on ? 1000 : 0); }
+    Result<void> Checkpoint() override {
+        const int rc =
+            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+            return MakeError(ErrorCode::kIo,
+                             "store " + url_ + ": checkpoint failed: " + sqlite3_errmsg(db_));
+        return Ok();
+    }
+
     // Sets the PRAGMAs and applies pending migrations.
     Result<void> Init(const SqliteUrl& parsed) {
         sqlite3_busy_timeout(db_, parsed.busy_timeout_ms);

@@ -36,6 +36,7 @@ struct ServeOptions {
     std::optional<double> review_threshold;  // default: the model's alert threshold
     std::optional<double> block_threshold;   // default: the model's block threshold
     std::size_t reasons = 3;                 // top features per decision
+    bool reasons_for_all = false;            // false: reasons for review/block decisions only
     std::uint64_t snapshot_every = 1000000;  // events between engine snapshots (0 = only at exit)
     std::size_t max_ids_in_memory =
         5000000;              // idempotency index; older ids are looked up in the store

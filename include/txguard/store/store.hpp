@@ -40,7 +40,8 @@ namespace txguard {
 struct StoredTransaction {
     std::uint64_t seq = 0;
     std::string transaction_id;
-    std::int64_t ts_ms = 0;        // the transaction's own time (event time)
+    std::int64_t ts_ms = 0;  // processing time: the event time, or later for a late event (the
+                             // time the scorer processed it at; its own time is in fields_json)
     std::int64_t received_ms = 0;  // wall clock when the scorer accepted it
     std::string customer_id;
     std::string terminal_id;
@@ -112,6 +113,13 @@ class Store {
     // Keeps the newest snapshot per model_key (older ones may be deleted).
     virtual Result<void> PutSnapshot(const StoredSnapshot& snapshot) = 0;
     virtual Result<std::optional<StoredSnapshot>> LatestSnapshot(std::string_view model_key) = 0;
+
+    // Log maintenance, for stores that have a write-ahead log (SQLite). A writer that must not
+    // stall turns automatic checkpoints off on its connection and another connection runs
+    // Checkpoint() periodically (a passive checkpoint: it never blocks the writer). Defaults:
+    // no-op.
+    virtual void SetAutoCheckpoint(bool /*on*/) {}
+    virtual Result<void> Checkpoint() { return Ok(); }
 };
 
 // Opens (creating and migrating) the store at `url`. Errors name the URL and the reason
@@ -126,7 +134,7 @@ Result<std::unique_ptr<Store>> OpenStore(std::string_view url);
 struct StoreWriterOptions {
     std::size_t max_queue = 65536;  // records waiting (transactions + labels)
     std::size_t max_batch = 4096;   // records per commit
-    // When a commit would hold fewer than max_batch records, wait up to this long for more
+    // When a commit would hold fewer than max_batch records, wait this long for more
     // (group commit under light load: a commit's fixed cost is shared by more records, at the
     // price of this much added latency). 0 = commit at once.
     std::uint32_t commit_delay_us = 200;

@@ -143,7 +143,9 @@ TEST(Service, BatchEndpointEqualsOfflineAndSupervisedReasonsAreShap) {
     const auto& t = Table();
     const std::string model = TrainTo(
         dir.path, "xgboost", {{"trees", "20"}, {"depth", "3"}, {"threads", "1"}}, "xgb.txg");
-    auto s = OpenService(model, dir.Db());
+    ServeOptions opt;
+    opt.reasons_for_all = true;  // (by default only review/block decisions carry reasons)
+    auto s = OpenService(model, dir.Db(), opt);
     ASSERT_TRUE(s);
     const auto offline = Offline(model);
     // Batches of 250 (spanning far less than the 7-day label delay), labels after each batch.
@@ -324,11 +326,12 @@ TEST(Service, AlertsTransactionsAndDocuments) {
                     json{{"transaction_id", t.tx_id.Get(3)}, {"label", "fraud"}}.dump());
     ASSERT_EQ(lab.status, 200) << lab.body;
     auto alerts = json::parse(Call(*s, "GET", "/v1/alerts?limit=5").body);
+    EXPECT_FALSE(alerts.at("alerts")[0].at("reasons").empty());  // iforest: path-based reasons
     EXPECT_EQ(alerts.at("count"), 5);
     EXPECT_EQ(alerts.at("alerts")[0].at("decision"), "review");
     const std::string since = alerts.at("next_since");
     auto later = json::parse(Call(*s, "GET", "/v1/alerts?limit=100&since=" + since).body);
-    EXPECT_EQ(later.at("count").get<int>(), 20 - 4);
+    EXPECT_EQ(later.at("count").get<int>(), 20 - 5);  // the next page: no row twice
     auto tx = Call(*s, "GET", "/v1/transactions/" + std::string(t.tx_id.Get(3)));
     ASSERT_EQ(tx.status, 200);
     auto j = json::parse(tx.body);
