@@ -277,5 +277,36 @@ TEST(ServeIntegration, SigkillUnderLoadLosesNothingAndRestartContinuesExactly) {
     EXPECT_EQ(compared, (*store)->CountTransactions().value());
 }
 
+// The HTTP layer's own limits, over real sockets: 413 for a body over --max-body-bytes, 400 for a
+// malformed request, 503 + Retry-After beyond --max-connections; the server keeps serving.
+TEST(ServeIntegration, HttpLimitsAnswer413400And503AndKeepServing) {
+    TempDir dir;
+    const std::string model = TrainModelFile(dir.path);
+    Server s(model, "sqlite://" + (dir.path / "l.db").string(), dir.path / "l.log",
+             {"--max-body-bytes", "1000", "--max-connections", "2"});
+    ASSERT_TRUE(s.ok()) << s.Log();
+    {
+        HttpClient big(s.port());
+        auto r = big.Request("POST", "/v1/score", std::string(2000, 'x'));
+        EXPECT_EQ(r.status, 413) << r.body;
+    }
+    {
+        // A request line that is not HTTP: a raw socket, then read the answer.
+        HttpClient raw(s.port());
+        auto r = raw.Request("BAD\x01METHOD", "/v1/score", "{}");
+        EXPECT_EQ(r.status, 400) << r.body;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // closed sessions go away
+    HttpClient a(s.port()), b(s.port()), c(s.port());
+    EXPECT_EQ(a.Request("GET", "/healthz").status, 200);
+    EXPECT_EQ(b.Request("GET", "/healthz").status, 200);
+    auto third = c.Request("GET", "/healthz");
+    EXPECT_EQ(third.status, 503) << third.body;
+    a.Close();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    HttpClient d(s.port());
+    EXPECT_EQ(d.Request("POST", "/v1/score", TxJson(Table(), 0)).status, 200);
+}
+
 }  // namespace
 }  // namespace txguard
