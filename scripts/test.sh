@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine: installs what is needed, builds, runs
 # every test (unit, e2e, fuzz-corpus replays, benchmark smoke runs, formatting), then builds the
-# unit tests with AddressSanitizer + UndefinedBehaviorSanitizer and runs them again.
+# unit and integration tests with AddressSanitizer + UndefinedBehaviorSanitizer and runs them again.
 #   scripts/test.sh               everything (what .ci/run runs)
 #   TXGUARD_NO_ASAN=1 scripts/test.sh   skip the sanitizer pass (local iteration)
 set -euo pipefail
@@ -19,7 +19,7 @@ cmake --build --preset release -j "$jobs"
 ctest --preset release -j "$jobs" --timeout 900
 
 if [ "${TXGUARD_NO_ASAN:-0}" != "1" ]; then
-  echo "== ASan+UBSan build, unit tests" >&2
+  echo "== ASan+UBSan build, unit and integration tests" >&2
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j "$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \

@@ -110,7 +110,7 @@ bool IsValidMetricLabels(std::string_view labels) {
 
 // ---------------------------------------------------------------------------------------------
 
-Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
+HistogramMetric::HistogramMetric(std::vector<double> bounds) : bounds_(std::move(bounds)) {
     if (!bounds_.empty() && std::isinf(bounds_.back()) && bounds_.back() > 0) bounds_.pop_back();
     for (std::size_t i = 0; i < bounds_.size(); ++i) {
         TXG_CHECK_MSG(std::isfinite(bounds_[i]), "histogram bounds must be finite");
@@ -121,7 +121,7 @@ Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
     for (std::size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
 
-void Histogram::Observe(double seconds) {
+void HistogramMetric::Observe(double seconds) {
     if (std::isnan(seconds)) return;
     // First bound >= seconds (buckets are `le`: inclusive upper bounds).
     const std::size_t i = static_cast<std::size_t>(
@@ -130,13 +130,13 @@ void Histogram::Observe(double seconds) {
     sum_.fetch_add(seconds, std::memory_order_relaxed);
 }
 
-std::uint64_t Histogram::Count() const {
+std::uint64_t HistogramMetric::Count() const {
     std::uint64_t n = 0;
     for (std::size_t i = 0; i <= bounds_.size(); ++i) n += BucketCount(i);
     return n;
 }
 
-std::vector<double> Histogram::LatencyBounds() {
+std::vector<double> HistogramMetric::LatencyBounds() {
     return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 }
 
@@ -147,7 +147,7 @@ struct MetricsRegistry::Child {
     std::unique_ptr<Counter> counter;
     std::unique_ptr<Gauge> gauge;
     std::function<double()> callback;
-    std::unique_ptr<Histogram> histogram;
+    std::unique_ptr<HistogramMetric> histogram;
 };
 
 struct MetricsRegistry::Family {
@@ -216,14 +216,15 @@ void MetricsRegistry::AddCallbackGauge(std::string_view name, std::string_view h
     c.callback = std::move(read);  // registering again replaces the function
 }
 
-Histogram& MetricsRegistry::AddHistogram(std::string_view name, std::string_view help,
-                                         std::vector<double> bounds, std::string_view labels) {
+HistogramMetric& MetricsRegistry::AddHistogram(std::string_view name, std::string_view help,
+                                               std::vector<double> bounds,
+                                               std::string_view labels) {
     TXG_CHECK_MSG(labels.find("le=\"") != 0 && labels.find(",le=\"") == std::string_view::npos,
                   "histogram labels must not use the reserved label le");
     std::lock_guard lock(mu_);
     bool created = false;
     Child& c = Register(name, help, kHistogram, labels, &created);
-    if (created) c.histogram = std::make_unique<Histogram>(std::move(bounds));
+    if (created) c.histogram = std::make_unique<HistogramMetric>(std::move(bounds));
     return *c.histogram;
 }
 
@@ -257,7 +258,7 @@ std::string MetricsRegistry::Render() const {
                 }
                 AppendValue(out, v);
             } else {
-                const Histogram& h = *c->histogram;
+                const HistogramMetric& h = *c->histogram;
                 // Read the buckets once: the cumulative counts, +Inf and _count agree.
                 std::uint64_t cumulative = 0;
                 std::string le;

@@ -234,7 +234,7 @@ struct ScoringService::Impl {
 
     // Metrics.
     MetricsRegistry metrics;
-    Histogram* score_latency = nullptr;
+    HistogramMetric* score_latency = nullptr;
     Counter* decisions[3] = {nullptr, nullptr, nullptr};
     Counter* scored = nullptr;
     Counter* duplicates = nullptr;

@@ -1,7 +1,7 @@
 #pragma once
 // The SQLite store (private to the store module). One connection per Store, prepared statements
 // cached on it; WAL mode, synchronous=NORMAL (or FULL with `?synchronous=full`), busy_timeout
-// 5000 ms (or `?busy_timeout_ms=N`), foreign keys off, 16 KiB pages for new databases.
+// 5000 ms (or `?busy_timeout_ms=N`), foreign keys off, 4 KiB pages for new databases.
 // Append writes a batch in one BEGIN IMMEDIATE ... COMMIT; ForEachEvent merges two seq-ordered
 // cursors (transactions, labels) and streams, reusing one event object per kind.
 //

@@ -3,10 +3,10 @@
 // (https://prometheus.io/docs/instrumenting/exposition_formats/), served as GET /metrics with
 // Content-Type "text/plain; version=0.0.4; charset=utf-8".
 //
-// Hot path: Counter::Inc, Gauge::Set/Add and Histogram::Observe are lock-free atomics (relaxed
-// ordering; a render may see one metric a few events ahead of another). Registration (Add*) and
-// Render take a mutex; register at start-up and keep the returned reference, which stays valid
-// for the registry's lifetime.
+// Hot path: Counter::Inc, Gauge::Set/Add and HistogramMetric::Observe are lock-free atomics
+// (relaxed ordering; a render may see one metric a few events ahead of another). Registration
+// (Add*) and Render take a mutex; register at start-up and keep the returned reference, which stays
+// valid for the registry's lifetime.
 //
 // Names follow [a-zA-Z_:][a-zA-Z0-9_:]*; labels are given pre-rendered, without braces:
 // `code="200",path="/v1/score"` (values escaped as the format says: \\, \" and \n). Metrics added
@@ -49,11 +49,11 @@ class Gauge {
 
 // Observations (latencies in seconds) counted into buckets with fixed upper bounds (`le`,
 // inclusive), plus their sum and count. Observe is O(log buckets); NaN observations are dropped.
-class Histogram {
+class HistogramMetric {
   public:
     // bounds: finite, strictly increasing upper bounds in seconds; a trailing +Inf is implied
     // (and dropped when given).
-    explicit Histogram(std::vector<double> bounds);
+    explicit HistogramMetric(std::vector<double> bounds);
 
     void Observe(double seconds);
 
@@ -87,8 +87,8 @@ class MetricsRegistry {
     // under the registry's mutex: it must not call back into the registry.
     void AddCallbackGauge(std::string_view name, std::string_view help,
                           std::function<double()> read, std::string_view labels = "");
-    Histogram& AddHistogram(std::string_view name, std::string_view help,
-                            std::vector<double> bounds, std::string_view labels = "");
+    HistogramMetric& AddHistogram(std::string_view name, std::string_view help,
+                                  std::vector<double> bounds, std::string_view labels = "");
 
     // The exposition text: families in registration order, each as
     //   # HELP name help

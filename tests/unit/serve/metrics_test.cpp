@@ -47,8 +47,8 @@ TEST(Metrics, RendersCountersAndGaugesAsFamilies) {
 
 TEST(Metrics, RendersHistogramsWithCumulativeBuckets) {
     MetricsRegistry reg;
-    Histogram& h = reg.AddHistogram("txguard_score_seconds", "Scoring latency.", {0.001, 0.01, 0.1},
-                                    R"(path="/v1/score")");
+    HistogramMetric& h = reg.AddHistogram("txguard_score_seconds", "Scoring latency.",
+                                          {0.001, 0.01, 0.1}, R"(path="/v1/score")");
     double sum = 0;
     for (double v : {0.0005, 0.001, 0.002, 0.05, 0.05, 3.0}) {
         h.Observe(v);
@@ -72,7 +72,7 @@ TEST(Metrics, RendersHistogramsWithCumulativeBuckets) {
                   "txguard_score_seconds_count{path=\"/v1/score\"} 6\n");
 
     MetricsRegistry plain;
-    Histogram& p =
+    HistogramMetric& p =
         plain.AddHistogram("x_seconds", "X.", {1, 2, std::numeric_limits<double>::infinity()});
     EXPECT_EQ(p.bounds().size(), 2u);  // a trailing +Inf is implied
     p.Observe(1.5);
@@ -126,7 +126,7 @@ TEST(MetricsDeathTest, ProgrammerErrorsAbort) {
             reg.AddGauge("a", "");
         },
         "another type");
-    EXPECT_DEATH(Histogram({1, 1}), "strictly increasing");
+    EXPECT_DEATH(HistogramMetric({1, 1}), "strictly increasing");
     EXPECT_DEATH(
         {
             MetricsRegistry reg;
@@ -139,7 +139,7 @@ TEST(Metrics, ConcurrentUpdatesAreNotLost) {
     MetricsRegistry reg;
     Counter& c = reg.AddCounter("c_total", "C.");
     Gauge& g = reg.AddGauge("g", "G.");
-    Histogram& h = reg.AddHistogram("h_seconds", "H.", Histogram::LatencyBounds());
+    HistogramMetric& h = reg.AddHistogram("h_seconds", "H.", HistogramMetric::LatencyBounds());
     constexpr int kThreads = 4;
     constexpr int kEach = 50000;
     std::vector<std::thread> threads;
@@ -250,10 +250,10 @@ TEST(Metrics, RenderIsValidExpositionText) {
     reg.AddCounter("txguard_http_requests_total", "Requests.", R"(code="500")").Inc();
     reg.AddGauge("txguard_up", "1 when serving.").Set(1);
     reg.AddCallbackGauge("txguard_queue_depth", "Queued.", [] { return 7.0; });
-    Histogram& a = reg.AddHistogram("txguard_request_seconds", "Latency.",
-                                    Histogram::LatencyBounds(), R"(path="/v1/score")");
-    Histogram& b = reg.AddHistogram("txguard_request_seconds", "Latency.",
-                                    Histogram::LatencyBounds(), R"(path="/v1/batch")");
+    HistogramMetric& a = reg.AddHistogram("txguard_request_seconds", "Latency.",
+                                          HistogramMetric::LatencyBounds(), R"(path="/v1/score")");
+    HistogramMetric& b = reg.AddHistogram("txguard_request_seconds", "Latency.",
+                                          HistogramMetric::LatencyBounds(), R"(path="/v1/batch")");
     for (int i = 0; i < 1000; ++i) {
         a.Observe(i * 1e-5);
         b.Observe(i * 1e-2);
