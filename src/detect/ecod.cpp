@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "contributions.hpp"
 #include "param_parse.hpp"
 #include "txguard/core/bytes.hpp"
 #include "txguard/core/parallel.hpp"
@@ -59,19 +60,13 @@ Result<void> EcodDetector::Score(MatrixView x, std::span<double> out) const {
     if (x.rows == 0) return Ok();
     TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, skew_sign_.size(), "ecod score"));
     const std::size_t d = x.cols;
-    const double denom = std::log(static_cast<double>(rows_) + 1.0);
     ParallelChunks(x.rows, x.rows < 2048 ? 1u : ResolveThreads(params_.threads),
                    [&](std::size_t b, std::size_t e, unsigned) {
                        for (std::size_t i = b; i < e; ++i) {
                            double ul = 0.0, ur = 0.0, us = 0.0;
                            for (std::size_t j = 0; j < d; ++j) {
-                               const double v = x.data[i * d + j];
-                               const double* col = sorted_.data() + j * rows_;
-                               const double* end = col + rows_;
-                               const auto le = std::upper_bound(col, end, v) - col;  // <= v
-                               const auto ge = end - std::lower_bound(col, end, v);  // >= v
-                               const double l = denom - std::log(static_cast<double>(le) + 1.0);
-                               const double r = denom - std::log(static_cast<double>(ge) + 1.0);
+                               double l, r;
+                               Tails(j, x.data[i * d + j], &l, &r);
                                ul += l;
                                ur += r;
                                us += skew_sign_[j] < 0 ? l : skew_sign_[j] > 0 ? r : l + r;
@@ -79,6 +74,44 @@ Result<void> EcodDetector::Score(MatrixView x, std::span<double> out) const {
                            out[i] = std::max({ul, ur, us});
                        }
                    });
+    return Ok();
+}
+
+void EcodDetector::Tails(std::size_t j, double v, double* left, double* right) const {
+    const double denom = std::log(static_cast<double>(rows_) + 1.0);
+    const double* col = sorted_.data() + j * rows_;
+    const double* end = col + rows_;
+    const auto le = std::upper_bound(col, end, v) - col;  // <= v
+    const auto ge = end - std::lower_bound(col, end, v);  // >= v
+    *left = denom - std::log(static_cast<double>(le) + 1.0);
+    *right = denom - std::log(static_cast<double>(ge) + 1.0);
+}
+
+Result<void> EcodDetector::Contributions(std::span<const double> row, std::span<double> out) const {
+    if (rows_ == 0) return MakeError(ErrorCode::kInvalidArgument, "ecod: not fitted");
+    const std::size_t d = skew_sign_.size();
+    TXG_RETURN_IF_ERROR(detail::CheckContributionArgs("ecod", d, row, out));
+    // The three sums, in Score's order, then the winner's terms.
+    double ul = 0.0, ur = 0.0, us = 0.0;
+    for (std::size_t j = 0; j < d; ++j) {
+        double l, r;
+        Tails(j, row[j], &l, &r);
+        ul += l;
+        ur += r;
+        us += skew_sign_[j] < 0 ? l : skew_sign_[j] > 0 ? r : l + r;
+    }
+    const double score = std::max({ul, ur, us});
+    const int winner = ul == score ? 0 : ur == score ? 1 : 2;
+    for (std::size_t j = 0; j < d; ++j) {
+        double l, r;
+        Tails(j, row[j], &l, &r);
+        out[j] = winner == 0         ? l
+                 : winner == 1       ? r
+                 : skew_sign_[j] < 0 ? l
+                 : skew_sign_[j] > 0 ? r
+                                     : l + r;
+    }
+    out[d] = 0.0;
     return Ok();
 }
 

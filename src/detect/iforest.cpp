@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "contributions.hpp"
 #include "param_parse.hpp"
 #include "txguard/core/bytes.hpp"
 #include "txguard/core/parallel.hpp"
@@ -358,6 +359,73 @@ Result<void> IsolationForest::Score(MatrixView x, std::span<double> out) const {
     });
     progress.Add(x.rows - std::min<std::uint64_t>(progress.done(), x.rows));
     progress.Finish();
+    return Ok();
+}
+
+Result<void> IsolationForest::Contributions(std::span<const double> row,
+                                            std::span<double> out) const {
+    if (roots_.empty()) return MakeError(ErrorCode::kInvalidArgument, "iforest: not fitted");
+    TXG_RETURN_IF_ERROR(detail::CheckContributionArgs("iforest", num_features_, row, out));
+    const std::size_t d = num_features_;
+    const bool extended = params_.extension >= 0;
+    std::fill(out.begin(), out.end(), 0.0);
+    // The child taken at split node i, exactly as Score routes the row.
+    auto next = [&](std::int32_t i) {
+        const Node& node = nodes_[static_cast<std::size_t>(i)];
+        if (!extended)
+            return node.left + (row[static_cast<std::size_t>(node.feature)] > node.split);
+        const double* nv = normals_.data() + static_cast<std::size_t>(node.feature) * d;
+        double s = 0.0;
+        for (std::size_t f = 0; f < d; ++f) s += nv[f] * row[f];
+        return node.left + (s <= node.split ? 0 : 1);
+    };
+    // Adds `share` to the features of split node i.
+    auto credit = [&](std::int32_t i, double share) {
+        const Node& node = nodes_[static_cast<std::size_t>(i)];
+        if (!extended) {
+            out[static_cast<std::size_t>(node.feature)] += share;
+            return;
+        }
+        const double* nv = normals_.data() + static_cast<std::size_t>(node.feature) * d;
+        double total = 0.0;
+        for (std::size_t f = 0; f < d; ++f) total += std::fabs(nv[f]);
+        for (std::size_t f = 0; f < d; ++f)
+            out[f] +=
+                total > 0.0 ? share * std::fabs(nv[f]) / total : share / static_cast<double>(d);
+    };
+    constexpr std::size_t kMaxPath = 64;
+    std::int32_t path[kMaxPath];
+    double sum = 0.0;      // path lengths in tree order, as Score sums them
+    std::size_t used = 0;  // trees whose path has a split
+    for (const std::uint32_t root : roots_) {
+        auto i = static_cast<std::int32_t>(root);
+        std::size_t depth = 0;
+        while (nodes_[static_cast<std::size_t>(i)].feature >= 0) {
+            if (depth < kMaxPath) path[depth] = i;
+            ++depth;
+            i = next(i);
+        }
+        sum += nodes_[static_cast<std::size_t>(i)].split;
+        if (depth == 0) continue;
+        ++used;
+        const double share = 1.0 / static_cast<double>(depth);
+        if (depth <= kMaxPath) {
+            for (std::size_t k = 0; k < depth; ++k) credit(path[k], share);
+        } else {  // deeper than the buffer (only a loaded, unusual model): walk again
+            for (auto j = static_cast<std::int32_t>(root);
+                 nodes_[static_cast<std::size_t>(j)].feature >= 0; j = next(j))
+                credit(j, share);
+        }
+    }
+    const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
+    const double score = std::exp2(-(sum / static_cast<double>(roots_.size())) / norm);
+    constexpr double kBias = 0.5;
+    for (std::size_t f = 0; f < d; ++f) {
+        const double w =
+            used > 0 ? out[f] / static_cast<double>(used) : 1.0 / static_cast<double>(d);
+        out[f] = (score - kBias) * w;
+    }
+    out[d] = kBias;
     return Ok();
 }
 

@@ -1,5 +1,6 @@
 #include "txguard/detect/knn.hpp"
 
+#include "contributions.hpp"
 #include "neighbors.hpp"
 #include "param_parse.hpp"
 #include "txguard/core/bytes.hpp"
@@ -81,6 +82,20 @@ Result<void> KnnDetector::Score(MatrixView x, std::span<double> out) const {
     const Matrix z = state_->standardizer.Apply(x);
     const auto r = state_->index.KnnQuery(z, params_.k, ResolveThreads(params_.threads), false);
     Aggregate(r, params_.aggregate == "mean", out);
+    return Ok();
+}
+
+Result<void> KnnDetector::Contributions(std::span<const double> row, std::span<double> out) const {
+    if (!state_) return MakeError(ErrorCode::kInvalidArgument, "knn: not fitted");
+    TXG_RETURN_IF_ERROR(detail::CheckContributionArgs("knn", num_features_, row, out));
+    const std::size_t d = num_features_;
+    const Matrix z = state_->standardizer.Apply(MatrixView{row.data(), 1, d});
+    const auto r = state_->index.KnnQuery(z, params_.k, 1, true);
+    double score = 0.0;
+    Aggregate(r, params_.aggregate == "mean", std::span<double>(&score, 1));
+    detail::SquaredDistanceShares(z.data(), state_->train, r.index, out.first(d));
+    for (std::size_t f = 0; f < d; ++f) out[f] *= score;
+    out[d] = 0.0;
     return Ok();
 }
 

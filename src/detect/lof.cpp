@@ -1,5 +1,6 @@
 #include "txguard/detect/lof.hpp"
 
+#include "contributions.hpp"
 #include "neighbors.hpp"
 #include "param_parse.hpp"
 #include "txguard/core/bytes.hpp"
@@ -109,6 +110,22 @@ Result<void> LofDetector::Score(MatrixView x, std::span<double> out) const {
                 out[i] = Ratio(&nn.index[i * k], k, state_->lrd, own, scratch.data());
             }
         });
+    return Ok();
+}
+
+Result<void> LofDetector::Contributions(std::span<const double> row, std::span<double> out) const {
+    if (!state_) return MakeError(ErrorCode::kInvalidArgument, "lof: not fitted");
+    TXG_RETURN_IF_ERROR(detail::CheckContributionArgs("lof", num_features_, row, out));
+    const std::size_t d = num_features_, k = params_.k;
+    const Matrix z = state_->standardizer.Apply(MatrixView{row.data(), 1, d});
+    const auto nn = state_->index.KnnQuery(z, k, 1, true);
+    std::vector<double> scratch(k);
+    const double own = Lrd(nn.dist.data(), nn.index.data(), k, state_->kdist, scratch.data());
+    const double score = Ratio(nn.index.data(), k, state_->lrd, own, scratch.data());
+    detail::SquaredDistanceShares(z.data(), state_->train, nn.index, out.first(d));
+    constexpr double kBias = 1.0;  // the LOF of a point as dense as its neighbours
+    for (std::size_t f = 0; f < d; ++f) out[f] *= score - kBias;
+    out[d] = kBias;
     return Ok();
 }
 

@@ -10,13 +10,19 @@
 //
 //   Standardizer  z-scores with the population standard deviation (numpy's X.std(0)); a constant
 //                 column maps to 0.
-//   KdTree        k-d tree (Bentley 1975; Friedman, Bentley, Finkel 1977): median splits on the
-//                 widest dimension, leaves of <= 16 points, points copied into tree order.
-//                 Build O(n log n); a k-NN query about O(log n + k) for low dimensions.
-//   KnnAll        k nearest neighbours of every training row, the row itself excluded (it is not
-//                 its own neighbour, as scikit-learn's kneighbors() without X), or of new rows.
-//                 Chooses the KD-tree for d <= 15 and blocked exact brute force above
-//                 (scikit-learn's own rule), on `threads` threads.
+//   KdTree        k-d tree (Bentley 1975; Friedman, Bentley, Finkel 1977) with scikit-learn's
+//                 KDTree layout (balanced, median splits on the widest dimension, leaves of
+//                 leaf_size..2*leaf_size points), points copied into tree order. Build
+//                 O(n log n); a k-NN query about O(log n + k) for low dimensions.
+//   NeighborHeap  scikit-learn's fixed-size max-heap and its sort, so ties at the k-th distance
+//                 are resolved as scikit-learn resolves them.
+//   DistanceBlock the blocked brute-force distance kernel (32 query rows at a time).
+//   NeighborIndex k nearest neighbours of every training row (as scikit-learn's kneighbors()
+//                 without X: k + 1 searched with the row itself, then the row removed) or of new
+//                 rows. Chooses the k-d tree for d <= 15 and blocked exact brute force above
+//                 (scikit-learn's own rule for algorithm='auto'), on `threads` threads.
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -79,60 +85,84 @@ class Standardizer {
     std::vector<double> scale_;  // population std; 0 marks a constant column
 };
 
-// The k best neighbours so far, sorted by squared distance. A candidate equal to the current
-// k-th distance does not replace it (ties keep the first found).
-class TopK {
+// The k best candidates so far: scikit-learn's NeighborsHeap, literally (a fixed-size max-heap of
+// squared distances initialised to +inf; sklearn/utils/_heap.pyx heap_push). A candidate that is
+// not strictly closer than the current worst is rejected; an accepted one replaces the root and
+// sinks. Which of several candidates tied at the k-th distance survive therefore depends on the
+// order of the pushes and on the heap's shape, exactly as in scikit-learn, so a search that pushes
+// in scikit-learn's order keeps scikit-learn's neighbours (the indices, not only the distances).
+class NeighborHeap {
   public:
-    explicit TopK(std::size_t k) : k_(k), dist2_(k), index_(k) {}
-    void Reset() { size_ = 0; }
-    std::size_t size() const { return size_; }
-    std::size_t k() const { return k_; }
-    double Worst() const {
-        return size_ < k_ ? std::numeric_limits<double>::infinity() : dist2_[k_ - 1];
+    // The arrays hold 2k + 1 slots: slots k.. are -inf sentinels, so a sinking entry stops at the
+    // bottom without bounds tests (a missing child never compares greater).
+    explicit NeighborHeap(std::size_t k) : k_(k), dist2_(2 * k + 1), index_(k) { Reset(); }
+    void Reset() {
+        std::fill(dist2_.begin(), dist2_.begin() + k_, std::numeric_limits<double>::infinity());
+        std::fill(dist2_.begin() + k_, dist2_.end(), -std::numeric_limits<double>::infinity());
+        std::fill(index_.begin(), index_.end(), 0u);
     }
+    std::size_t k() const { return k_; }
+    // The k-th best squared distance so far (+inf until k candidates were accepted).
+    double Worst() const { return dist2_[0]; }
+    // heap_push: the same comparisons as scikit-learn's (the larger child, the left one when
+    // equal, takes the place of an entry that is not strictly larger than it).
     void Push(double d2, std::uint32_t idx) {
-        if (size_ == k_) {
-            if (!(d2 < dist2_[k_ - 1])) return;
-        } else {
-            ++size_;
+        if (!(d2 < dist2_[0])) return;
+        double* v = dist2_.data();
+        std::size_t i = 0;
+        while (true) {
+            const std::size_t l = 2 * i + 1;
+            const std::size_t c = l + static_cast<std::size_t>(v[l] < v[l + 1]);
+            if (!(d2 < v[c])) break;
+            v[i] = v[c];
+            index_[i] = index_[c];
+            i = c;
         }
-        std::size_t i = size_ - 1;
-        while (i > 0 && dist2_[i - 1] > d2) {
-            dist2_[i] = dist2_[i - 1];
-            index_[i] = index_[i - 1];
-            --i;
-        }
-        dist2_[i] = d2;
+        v[i] = d2;
         index_[i] = idx;
     }
+    // Sorts the entries by distance with scikit-learn's simultaneous_sort (sklearn/utils/
+    // _sorting.pyx: quicksort, median-of-three pivot, not stable), so that tied entries end up in
+    // the same order as scikit-learn's. The heap property is gone afterwards: Reset() before the
+    // next search.
+    void Sort() { SimultaneousSort(dist2_.data(), index_.data(), k_); }
     double dist2(std::size_t i) const { return dist2_[i]; }
     std::uint32_t index(std::size_t i) const { return index_[i]; }
 
   private:
+    static void SimultaneousSort(double* v, std::uint32_t* idx, std::size_t size);
+
     std::size_t k_;
-    std::size_t size_ = 0;
     std::vector<double> dist2_;
     std::vector<std::uint32_t> index_;
 };
 
 inline constexpr std::uint32_t kNoIndex = std::numeric_limits<std::uint32_t>::max();
 
+// scikit-learn's KDTree layout (sklearn/neighbors/_binary_tree.pxi): a balanced tree of
+// n_levels = 1 + floor(log2(max(1, (n - 1) / leaf_size))) levels, so leaves hold leaf_size to
+// 2 * leaf_size points; a node splits on the dimension of largest spread (first on ties) at
+// position n / 2 with std::nth_element ordered by (value, row), as scikit-learn's
+// partition_node_indices does, so the tree order of the points is scikit-learn's idx_array.
 class KdTree {
   public:
-    static constexpr std::size_t kLeafSize = 16;
+    // scikit-learn's default leaf_size (NearestNeighbors, LocalOutlierFactor, DBSCAN).
+    static constexpr std::size_t kSklearnLeafSize = 30;
 
-    // Indexes the rows of x (copied). x.rows < 2^32 - 1.
-    void Build(MatrixView x);
+    // Indexes the rows of x (copied). x.rows < 2^32 - 1, leaf_size >= 1.
+    void Build(MatrixView x, std::size_t leaf_size = kSklearnLeafSize);
     std::size_t size() const { return index_.size(); }
     std::size_t dims() const { return d_; }
     // Point at tree position `pos` and its row in the original matrix.
     const double* Point(std::size_t pos) const { return points_.data() + pos * d_; }
     std::uint32_t Original(std::size_t pos) const { return index_[pos]; }
 
-    // Adds the nearest points to `top` (indices are original rows), skipping row `exclude`.
-    void Knn(const double* q, TopK& top, std::uint32_t exclude) const {
-        KnnNode(0, q, top, exclude);
-    }
+    // Pushes the points near q into `heap` (indices are original rows) in scikit-learn's order:
+    // depth first, the child with the smaller box distance first (the left one on ties), a node
+    // skipped when its box distance exceeds the heap's worst, a leaf's points in tree order. With
+    // the same tree this is scikit-learn's KDTree.query (dualtree=False, breadth_first=False), so
+    // the heap ends with scikit-learn's neighbours, ties included.
+    void Knn(const double* q, NeighborHeap& heap) const { KnnNode(0, q, heap); }
     // Number of points with squared distance <= r2, counting stops once it reaches `cap`.
     std::size_t CountWithin(const double* q, double r2, std::size_t cap) const {
         std::size_t count = 0;
@@ -141,9 +171,11 @@ class KdTree {
     }
     // Calls on_point(pos) for every point with squared distance <= r2. When a whole node lies
     // within r2, on_node(node) is asked first and may return true to take the node at once.
-    template <class OnPoint, class OnNode>
-    void VisitWithin(const double* q, double r2, OnPoint&& on_point, OnNode&& on_node) const {
-        VisitNode(0, q, r2, on_point, on_node);
+    // prune(node), asked before a node is examined, may return true to skip it and its subtree.
+    template <class OnPoint, class OnNode, class Prune>
+    void VisitWithin(const double* q, double r2, OnPoint&& on_point, OnNode&& on_node,
+                     Prune&& prune) const {
+        VisitNode(0, q, r2, on_point, on_node, prune);
     }
 
     // Node structure, for algorithms that precompute per-node facts (DBSCAN).
@@ -159,14 +191,13 @@ class KdTree {
     double MinDist2(std::size_t node, const double* q) const {
         const double* lo = lo_.data() + node * d_;
         const double* hi = hi_.data() + node * d_;
+        // scikit-learn's min_rdist: per feature max(lo - q, 0) + max(q - hi, 0) (one of them is
+        // 0), squared, summed in feature order; written without branches.
         double s = 0.0;
         for (std::size_t j = 0; j < d_; ++j) {
-            double t = 0.0;
-            if (q[j] < lo[j]) {
-                t = lo[j] - q[j];
-            } else if (q[j] > hi[j]) {
-                t = q[j] - hi[j];
-            }
+            const double a = lo[j] - q[j];
+            const double b = q[j] - hi[j];
+            const double t = (a > 0.0 ? a : 0.0) + (b > 0.0 ? b : 0.0);
             s += t * t;
         }
         return s;
@@ -183,12 +214,13 @@ class KdTree {
         }
         return s;
     }
-    void KnnNode(std::uint32_t node, const double* q, TopK& top, std::uint32_t exclude) const;
+    void KnnNode(std::uint32_t node, const double* q, NeighborHeap& heap) const;
     void CountNode(std::uint32_t node, const double* q, double r2, std::size_t cap,
                    std::size_t& count) const;
-    template <class OnPoint, class OnNode>
+    template <class OnPoint, class OnNode, class Prune>
     void VisitNode(std::uint32_t node, const double* q, double r2, OnPoint& on_point,
-                   OnNode& on_node) const {
+                   OnNode& on_node, Prune& prune) const {
+        if (prune(node)) return;
         const Node& n = nodes_[node];
         if (MaxDist2(node, q) <= r2) {
             if (on_node(node)) return;
@@ -200,22 +232,62 @@ class KdTree {
                 if (SquaredDistance(q, Point(p), d_) <= r2) on_point(p);
             return;
         }
-        if (MinDist2(n.left, q) <= r2) VisitNode(n.left, q, r2, on_point, on_node);
-        if (MinDist2(n.right, q) <= r2) VisitNode(n.right, q, r2, on_point, on_node);
+        if (MinDist2(n.left, q) <= r2) VisitNode(n.left, q, r2, on_point, on_node, prune);
+        if (MinDist2(n.right, q) <= r2) VisitNode(n.right, q, r2, on_point, on_node, prune);
     }
 
     std::size_t d_ = 0;
     std::vector<Node> nodes_;
     std::vector<double> lo_, hi_;  // bounding box per node, nodes * d
-    std::vector<double> points_;   // tree order
+    std::vector<double> points_;   // tree order, row-major (n * d)
+    std::vector<double> columns_;  // the same, column-major (d * n): leaf scans in vector registers
     std::vector<std::uint32_t> index_;
 };
 
 // k nearest neighbours: dist[i*k + j], index[i*k + j] for query i, j-th nearest (ascending).
 struct KnnResult {
     std::size_t k = 0;
-    std::vector<double> dist;  // Euclidean distances (sqrt of the squared sums)
+    bool squared = false;      // dist holds squared distances
+    std::vector<double> dist;  // Euclidean distances (sqrt of the squared sums), or their squares
     std::vector<std::uint32_t> index;
+};
+
+// Per-feature shares of the squared distances from the point z to the training rows `rows`:
+// w[f] = sum_j (z_f - t_jf)^2 / sum_j |z - t_j|^2 (w.size() == train.cols); all 0 when every
+// distance is 0. The reasons (Contributions) of knn, lof and dbscan scale these to the score.
+void SquaredDistanceShares(const double* z, MatrixView train, std::span<const std::uint32_t> rows,
+                           std::span<double> w);
+
+// Exact blocked brute force, the one kernel behind every brute-force search here (k-NN above 15
+// features, DBSCAN's range counts and joins above 15 features): kBlock query rows are transposed
+// so that one pass over a reference row computes all kBlock squared distances in vector
+// registers. Each distance is still summed over the features in index order, so it is
+// bit-identical to SquaredDistance (and to the k-d tree's distances).
+class DistanceBlock {
+  public:
+    static constexpr std::size_t kBlock = 32;
+    using Acc = std::array<double, kBlock>;
+
+    // Loads rows [q0, q0 + size()) of q, size() = min(kBlock, q.rows - q0); slots past size()
+    // repeat the last row.
+    void Load(MatrixView q, std::size_t q0) {
+        d_ = q.cols;
+        m_ = std::min(kBlock, q.rows - q0);
+        qt_.resize(d_ * kBlock);
+        for (std::size_t i = 0; i < kBlock; ++i) {
+            const double* row = q.data + (q0 + std::min(i, m_ - 1)) * d_;
+            for (std::size_t j = 0; j < d_; ++j) qt_[j * kBlock + i] = row[j];
+        }
+    }
+    std::size_t size() const { return m_; }
+    // acc[i] = squared distance from block row i to the point `ref` (d values).
+    void Distances(const double* ref, Acc& acc) const { BlockDistances(qt_.data(), d_, ref, acc); }
+
+  private:
+    static void BlockDistances(const double* qt, std::size_t d, const double* ref, Acc& acc);
+
+    std::size_t d_ = 0, m_ = 0;
+    std::vector<double> qt_;
 };
 
 // Search structure over a fixed, already standardised training matrix.
@@ -223,14 +295,22 @@ class NeighborIndex {
   public:
     static constexpr std::size_t kMaxTreeDims = 15;
 
-    // Keeps a view of `train` (the caller owns it and keeps it alive and unchanged).
-    void Build(MatrixView train);
+    // Keeps a view of `train` (the caller owns it and keeps it alive and unchanged). Uses a k-d
+    // tree with `leaf_size` for up to kMaxTreeDims features, blocked brute force above.
+    void Build(MatrixView train, std::size_t leaf_size = KdTree::kSklearnLeafSize);
     bool uses_tree() const { return use_tree_; }
-    // Neighbours of every training row, the row itself excluded. k < rows.
-    // with_index = false skips storing indices.
-    KnnResult KnnTraining(std::size_t k, unsigned threads, bool with_index = true) const;
+    // Neighbours of every training row, as scikit-learn's kneighbors() without X: k + 1
+    // neighbours are searched with the row itself among the candidates, then the row is removed
+    // (or, when more than k + 1 rows share its coordinates and it was not kept, the first of the
+    // sorted list, all at distance 0). k < rows. with_index = false skips storing indices.
+    // squared = true stores squared distances in `dist`.
+    KnnResult KnnTraining(std::size_t k, unsigned threads, bool with_index = true,
+                          bool squared = false) const;
     // Neighbours of new (standardised) rows among the training rows.
-    KnnResult KnnQuery(MatrixView q, std::size_t k, unsigned threads, bool with_index = true) const;
+    KnnResult KnnQuery(MatrixView q, std::size_t k, unsigned threads, bool with_index = true,
+                       bool squared = false) const;
+    // Squared distance from each new row to its nearest training row (out.size() == q.rows).
+    void NearestDist2(MatrixView q, unsigned threads, std::span<double> out) const;
     const KdTree& tree() const { return tree_; }
 
   private:

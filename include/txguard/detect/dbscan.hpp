@@ -19,13 +19,23 @@
 // 0 for a core point, at most 1 for a border point and above 1 exactly for noise. The model keeps
 // only the core points.
 //
-// Implementation, O(n) memory (no neighbour lists are stored): a k-d tree on the training rows;
-// core flags by counting neighbours (stopping at min_samples, whole boxes inside the ball counted
-// at once); clusters by union-find over core points, with range queries in which a box of diameter
-// <= eps holding core points is one pre-joined group; duplicate rows share one query.
+// Implementation, O(n) memory (no neighbour lists are stored). Core flags: p is core exactly when
+// its (min_samples - 1)-th neighbour (itself excluded) is within eps, so when eps is chosen from
+// the k-distance curve the flags come with it. Up to 15 features a k-d tree: core flags by
+// counting neighbours when eps is given (stopping at min_samples, whole boxes inside the ball
+// counted at once); clusters by union-find over core points, with range queries in which a box of
+// diameter <= eps holding core points is one pre-joined group; duplicate rows share one query.
+// Above 15 features (where a k-d tree prunes little) blocked exact brute force, 32 rows at a time
+// against every other (the same squared distances as the tree's): joins over each pair of core
+// points once, skipping reference points already in the same component as the whole block, and
+// border labels plus nearest-core distances in one pass over non-core rows times core points.
 // Cost: fit O(n log n) for low d plus the sum over core points of their neighbourhood sizes (much
-// less with the box shortcuts), worst case O(n^2); score per row one nearest-neighbour query among
-// the core points.
+// less with the box shortcuts), worst case O(n^2); above 15 features O(n^2 d) time; score per row
+// one nearest-neighbour query among the core points.
+//
+// Contributions (reasons): with c the nearest core point (standardised space),
+// contribution_f = score * (z_f - c_f)^2 / |z - c|^2, bias = 0; they sum to the score (all 0 for
+// a core point).
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -59,6 +69,8 @@ class DbscanDetector final : public Detector {
     ParamMap Params() const override;
     std::string Save() const override;
     Result<void> Load(std::string_view bytes) override;
+    // Reasons (see above): out.size() == NumFeatures() + 1, last = bias 0. Thread-safe.
+    Result<void> Contributions(std::span<const double> row, std::span<double> out) const override;
 
     // The radius used (after Fit or Load).
     double eps() const { return eps_; }
@@ -68,6 +80,8 @@ class DbscanDetector final : public Detector {
 
   private:
     struct State;
+    Result<void> FitImpl(MatrixView x, std::span<double> train_scores);
+
     DbscanParams params_;
     double eps_ = 0.0;
     std::size_t num_features_ = 0;

@@ -13,6 +13,11 @@
 //
 // Cost: fit O(d n log n) (a sort per feature); score O(d log n) per row; memory O(n d) (the sorted
 // columns).
+//
+// Contributions (reasons): the score is a sum over features of tail terms
+// log(n + 1) - log(count + 1) (count = training values at or beyond the row's value in that tail)
+// of whichever aggregate wins the max (U_l, else U_r, else U_s on ties); contribution_j is feature
+// j's term of it, bias = 0, and the contributions add up to the score (the same additions).
 #include <cstdint>
 #include <vector>
 
@@ -38,8 +43,13 @@ class EcodDetector final : public Detector {
     ParamMap Params() const override { return params_.ToMap(); }
     std::string Save() const override;
     Result<void> Load(std::string_view bytes) override;
+    // See above: out.size() == NumFeatures() + 1, last = bias 0. Thread-safe.
+    Result<void> Contributions(std::span<const double> row, std::span<double> out) const override;
 
   private:
+    // Feature j's left- and right-tail terms for value v: log(n+1) - log(count + 1).
+    void Tails(std::size_t j, double v, double* left, double* right) const;
+
     EcodParams params_;
     std::uint64_t rows_ = 0;
     std::vector<double> sorted_;          // feature-major: column j sorted, at j * rows_

@@ -15,8 +15,16 @@
 // as a new point scored against the whole training set (novelty mode, used for live scoring), so
 // Score on a training row counts that row itself at distance 0.
 //
+// Neighbours are found as scikit-learn finds them (its KDTree layout, search order and heap, or
+// brute force in row order), so even the neighbour indices agree on ties.
+//
 // Cost: fit O(n log n) (tree) or O(1) (brute); memory O(n d) (the standardised training data is
 // part of the model). Score per row about O(log n + k) for low d with the tree, O(n d) brute.
+//
+// Contributions (reasons) of a row scored as a new point: with its k nearest training rows t_j
+// (standardised space), w_f = sum_j (z_f - t_jf)^2 / sum_j |z - t_j|^2, the feature's share of
+// the squared distances, and contribution_f = score * w_f, bias = 0; they sum to the score. (The
+// score is a distance, not a squared one, so this is a proportional split, not an additive model.)
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -52,6 +60,8 @@ class KnnDetector final : public Detector {
     ParamMap Params() const override { return params_.ToMap(); }
     std::string Save() const override;
     Result<void> Load(std::string_view bytes) override;
+    // Reasons (see above): out.size() == NumFeatures() + 1, last = bias 0. Thread-safe.
+    Result<void> Contributions(std::span<const double> row, std::span<double> out) const override;
 
   private:
     struct State;

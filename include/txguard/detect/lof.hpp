@@ -15,10 +15,22 @@
 // treats rows as new points (novelty mode, scikit-learn's novelty=True score_samples): their k
 // neighbours are found among the training rows and compared with the training lrd.
 //
-// Ties: when several training points are at exactly the k-th distance, which of them are taken as
-// neighbours is decided by the search order (as in scikit-learn, whose choice depends on its own
-// tree). The k-distance is the same either way, but lrd and LOF may differ from scikit-learn's
-// for such rows.
+// Ties: when several training points lie at exactly the k-th distance, which of them count as
+// neighbours changes lrd and LOF. scikit-learn's choice follows its tree (algorithm='auto' is a
+// KDTree with leaf_size 30 up to 15 features): txguard builds the same tree (same levels, split
+// dimensions and nth_element partitions), searches it in the same order with the same fixed-size
+// heap, and, like kneighbors(), searches k + 1 neighbours with the row itself then drops it. So
+// the neighbour lists, and the scores, equal scikit-learn's on tied data too (bit-identical on the
+// ADBench data). scikit-learn's own answer on tied data depends on the algorithm and the row order
+// (brute, ball_tree and kd_tree disagree); txguard reproduces algorithm='auto' on the rows as
+// given. Above 15 features scikit-learn uses GEMM-based brute force, whose rounding decides exact
+// ties; txguard uses exact distances with candidates in row order there.
+//
+// Contributions (reasons) of a row scored as a new point: w_f = sum_j (z_f - t_jf)^2 /
+// sum_j |z - t_j|^2 over its k nearest training rows t_j (standardised space), and
+// contribution_f = (LOF - 1) * w_f, bias = 1 (the LOF of a point as dense as its neighbours); they
+// sum to the score. A proportional split of the deviation from 1 by where the row is far from its
+// neighbours, not an additive decomposition of the density ratio.
 //
 // Cost: fit O(n log n + n k log n) for low d (k-d tree), O(n^2 d) brute force above 15 features;
 // memory O(n d + n k) during fit, O(n d) in the model (standardised data, k-distance and lrd).
@@ -52,6 +64,8 @@ class LofDetector final : public Detector {
     ParamMap Params() const override { return params_.ToMap(); }
     std::string Save() const override;
     Result<void> Load(std::string_view bytes) override;
+    // Reasons (see above): out.size() == NumFeatures() + 1, last = bias 1. Thread-safe.
+    Result<void> Contributions(std::span<const double> row, std::span<double> out) const override;
 
   private:
     struct State;

@@ -359,6 +359,31 @@ TEST(LofExact, EqualsBruteForceReference) {
     }
 }
 
+#include "lof_sklearn_ties.inc"
+
+// Integer data where 455 of 500 rows get a different LOF from scikit-learn's brute force than from
+// its kd_tree: which tied neighbours count matters. txguard reproduces algorithm='auto' (kd_tree).
+TEST(LofExact, EqualsScikitLearnOnTiedData) {
+    Matrix x(kLofTiesRows, kLofTiesCols);
+    std::copy(std::begin(kLofTiesX), std::end(kLofTiesX), x.data());
+    LofDetector lof;
+    const auto s = FitScore(lof, x);
+    for (std::size_t i = 0; i < s.size(); ++i)
+        ASSERT_NEAR(s[i], kLofTiesTrain[i], 1e-12 * kLofTiesTrain[i]) << "row " << i;
+    Matrix q(kLofTiesQueries, kLofTiesCols);
+    std::copy(std::begin(kLofTiesQ), std::end(kLofTiesQ), q.data());
+    std::vector<double> novel(q.rows());
+    ASSERT_TRUE(lof.Score(q, novel));
+    for (std::size_t i = 0; i < novel.size(); ++i)
+        ASSERT_NEAR(novel[i], kLofTiesNovel[i], 1e-12 * kLofTiesNovel[i]) << "query " << i;
+    // Ties broken by row index instead (a brute-force reference) would not match.
+    const auto by_index = LofReference(BruteNeighbours(x), 20);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < s.size(); ++i)
+        differ += std::fabs(by_index[i] - kLofTiesTrain[i]) > 1e-6 * kLofTiesTrain[i];
+    EXPECT_GT(differ, 50u);
+}
+
 TEST(LofExact, NoveltyScoreOfACopyOfAFarPointIsHigh) {
     const Data data = MakeData(31, 400, 3);
     LofDetector lof;
@@ -408,8 +433,9 @@ std::vector<std::int32_t> NaiveDbscan(const Matrix& z, double eps, std::size_t m
 
 TEST(DbscanExact, LabelsEqualNaiveDbscanWithTies) {
     int checked = 0;
-    for (std::uint64_t seed = 0; seed < 6; ++seed) {
-        const std::size_t d = 2 + seed % 3;
+    for (std::uint64_t seed = 0; seed < 8; ++seed) {
+        // Seeds 6 and 7: above 15 features (blocked brute force instead of the k-d tree).
+        const std::size_t d = seed < 6 ? 2 + seed % 3 : 16 + 4 * (seed - 6);
         const Matrix x = MakeTies(seed, 300 + 50 * seed, d, 7 + static_cast<int>(seed));
         detail::Standardizer st;
         st.Fit(x);
@@ -433,11 +459,52 @@ TEST(DbscanExact, LabelsEqualNaiveDbscanWithTies) {
                     ASSERT_EQ(want[i] == -1, s[i] > 1.0) << "row " << i;
                     ASSERT_GE(s[i], 0.0);
                 }
+                std::vector<double> again(x.rows());  // training rows as new points
+                ASSERT_TRUE(det.Score(x, again));
+                ASSERT_EQ(s, again) << "seed " << seed;
                 ++checked;
             }
         }
     }
-    EXPECT_GT(checked, 12);
+    EXPECT_GT(checked, 16);
+}
+
+// Above the single-thread cut-off: concurrent joins (with the tree's component shortcuts) still
+// give scikit-learn's labels, whatever the thread count.
+TEST(DbscanExact, LargeDataLabelsEqualNaiveDbscanOnAnyThreads) {
+    for (std::size_t d : {3u, 17u}) {
+        // d = 3: integer grid; d = 17: 6 blobs, values rounded to 0.5 (ties), 2% scattered.
+        Matrix x = MakeTies(50 + d, 5000, d, 12);
+        if (d == 17) {
+            Rng rng(77);
+            std::vector<double> centres(6 * d);
+            for (double& c : centres) c = rng.Uniform(-6.0, 6.0);
+            for (std::size_t i = 0; i < x.rows(); ++i)
+                for (std::size_t j = 0; j < d; ++j)
+                    x(i, j) =
+                        i % 50 == 0
+                            ? std::round(rng.Uniform(-12.0, 12.0))
+                            : std::round(2.0 * (centres[(i % 6) * d + j] + rng.Normal(0.0, 0.6))) /
+                                  2.0;
+        }
+        detail::Standardizer st;
+        st.Fit(x);
+        const Matrix z = st.Apply(x);
+        std::vector<std::int32_t> first;
+        for (const char* threads : {"1", "3"}) {
+            auto det = CreateDetector("dbscan", {{"threads", threads}});
+            ASSERT_TRUE(det);
+            std::vector<double> s(x.rows());
+            ASSERT_TRUE((*det)->FitScore(x, s));
+            const auto& labels = static_cast<DbscanDetector&>(**det).Labels();
+            if (first.empty()) {
+                const double eps = static_cast<DbscanDetector&>(**det).eps();
+                ASSERT_EQ(labels, NaiveDbscan(z, eps, 10)) << "d=" << d;
+                first = labels;
+            }
+            EXPECT_EQ(labels, first) << "d=" << d << " threads=" << threads;
+        }
+    }
 }
 
 TEST(DbscanExact, AutomaticEpsIsTheKDistanceQuantile) {

@@ -373,14 +373,16 @@ TEST(Xgboost, RegistryCreatesIt) {
     bool listed = false;
     for (const auto& info : ListDetectors()) listed = listed || info.name == "xgboost";
     EXPECT_TRUE(listed);
-    // Unsupervised detectors: FitSupervised falls back to Fit, no contributions.
+    // Unsupervised detectors: FitSupervised falls back to Fit (iforest's contributions are its
+    // path-based ones, bias 0.5).
     auto f = CreateDetector("iforest", {{"trees", "10"}});
     ASSERT_TRUE(f);
     const Labelled train = MakeData(16, 300);
     EXPECT_FALSE((*f)->Supervised());
     EXPECT_TRUE((*f)->FitSupervised({train.x, train.y, {}, {}, {}}));
     std::vector<double> c(6);
-    EXPECT_FALSE((*f)->Contributions(train.x.View().Row(0), c));
+    EXPECT_TRUE((*f)->Contributions(train.x.View().Row(0), c));
+    EXPECT_EQ(c.back(), 0.5);
     EXPECT_TRUE((*f)->FeatureImportance().empty());
 }
 
