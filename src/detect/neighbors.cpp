@@ -274,10 +274,16 @@ void KdTree::CountNode(std::uint32_t node, const double* q, double r2, std::size
 
 // ---- DistanceBlock ------------------------------------------------------------------------------
 
+namespace {
 // Compiled for AVX2 as well as the baseline (the CPU picks at load time). No FMA: each squared
-// difference is rounded before it is added, in feature order, in every version.
-__attribute__((target_clones("avx2", "default"))) void DistanceBlock::BlockDistances(
-    const double* qt, std::size_t d, const double* ref, Acc& acc) {
+// difference is rounded before it is added, in feature order, in every version. (File-local: a
+// multiversioned function must not be called from other translation units, where GCC would emit
+// a resolver without the clones.)
+__attribute__((target_clones("avx2", "default"))) void BlockDistances(const double* qt,
+                                                                      std::size_t d,
+                                                                      const double* ref,
+                                                                      DistanceBlock::Acc& acc) {
+    constexpr std::size_t kBlock = DistanceBlock::kBlock;
     double a[kBlock] = {};
     for (std::size_t j = 0; j < d; ++j) {
         const double rj = ref[j];
@@ -288,6 +294,11 @@ __attribute__((target_clones("avx2", "default"))) void DistanceBlock::BlockDista
         }
     }
     for (std::size_t i = 0; i < kBlock; ++i) acc[i] = a[i];
+}
+}  // namespace
+
+void DistanceBlock::Distances(const double* ref, Acc& acc) const {
+    BlockDistances(qt_.data(), d_, ref, acc);
 }
 
 // ---- NeighborIndex ------------------------------------------------------------------------------
@@ -342,7 +353,7 @@ KnnResult NeighborIndex::KnnTraining(std::size_t k, unsigned threads, bool with_
     // the row itself is only removed afterwards); they sit next to each other in tree order
     // (detected, not assumed), and the first of a run (its leader) is searched once for all.
     const std::size_t d = train_.cols;
-    ParallelChunks(n, n < 4096 ? 1u : threads, [&](std::size_t b, std::size_t e, unsigned) {
+    ParallelChunks(n, n < 1024 ? 1u : threads, [&](std::size_t b, std::size_t e, unsigned) {
         NeighborHeap heap(k + 1);
         std::size_t leader = n;  // position whose search `heap` holds
         auto same = [&](std::size_t a, std::size_t c) {
@@ -374,7 +385,7 @@ KnnResult NeighborIndex::KnnQuery(MatrixView q, std::size_t k, unsigned threads,
         BruteForce(q, false, k, threads, out);
         return out;
     }
-    ParallelChunks(q.rows, q.rows < 4096 ? 1u : threads,
+    ParallelChunks(q.rows, q.rows < 1024 ? 1u : threads,
                    [&](std::size_t b, std::size_t e, unsigned) {
                        NeighborHeap heap(k);
                        for (std::size_t i = b; i < e; ++i) {
@@ -389,7 +400,7 @@ KnnResult NeighborIndex::KnnQuery(MatrixView q, std::size_t k, unsigned threads,
 
 void NeighborIndex::NearestDist2(MatrixView q, unsigned threads, std::span<double> out) const {
     if (use_tree_) {
-        ParallelChunks(q.rows, q.rows < 4096 ? 1u : threads,
+        ParallelChunks(q.rows, q.rows < 1024 ? 1u : threads,
                        [&](std::size_t b, std::size_t e, unsigned) {
                            NeighborHeap heap(1);
                            for (std::size_t i = b; i < e; ++i) {

@@ -280,12 +280,11 @@ class DistanceBlock {
         }
     }
     std::size_t size() const { return m_; }
-    // acc[i] = squared distance from block row i to the point `ref` (d values).
-    void Distances(const double* ref, Acc& acc) const { BlockDistances(qt_.data(), d_, ref, acc); }
+    // acc[i] = squared distance from block row i to the point `ref` (d values). The kernel is
+    // compiled for AVX2 and for the baseline; the CPU picks at load time (see neighbors.cpp).
+    void Distances(const double* ref, Acc& acc) const;
 
   private:
-    static void BlockDistances(const double* qt, std::size_t d, const double* ref, Acc& acc);
-
     std::size_t d_ = 0, m_ = 0;
     std::vector<double> qt_;
 };

@@ -24,7 +24,8 @@
 // the k-distance curve the flags come with it. Up to 15 features a k-d tree: core flags by
 // counting neighbours when eps is given (stopping at min_samples, whole boxes inside the ball
 // counted at once); clusters by union-find over core points, with range queries in which a box of
-// diameter <= eps holding core points is one pre-joined group; duplicate rows share one query.
+// diameter <= eps holding core points is one pre-joined group and a box whose core points are
+// already one component with the query point is skipped; duplicate rows share one query.
 // Above 15 features (where a k-d tree prunes little) blocked exact brute force, 32 rows at a time
 // against every other (the same squared distances as the tree's): joins over each pair of core
 // points once, skipping reference points already in the same component as the whole block, and
