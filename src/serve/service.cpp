@@ -123,6 +123,26 @@ ApiResponse Unavailable(std::string_view message, std::string_view field = {}) {
     return r;
 }
 
+// The store's record of a scored transaction.
+StoredTransaction Record(const LoadedModel& m, const TxRequest& req, const TxInput& in,
+                         double score, const char* decision, std::string reasons,
+                         std::int64_t received_ms) {
+    StoredTransaction rec;
+    rec.seq = in.seq;
+    rec.transaction_id = req.transaction_id;
+    rec.ts_ms = in.ts_ms;
+    rec.received_ms = received_ms;
+    rec.customer_id = req.customer_id();
+    rec.terminal_id = req.terminal_id();
+    rec.amount = req.amount;
+    rec.fields_json = m.parser.ToJson(req);
+    rec.score = score;
+    rec.decision = decision;
+    rec.reasons_json = std::move(reasons);
+    rec.model_version = m.version;
+    return rec;
+}
+
 // The stored part of a score response (everything but latency_us, which is per answer).
 std::string ScoreBody(std::string_view id, double score, std::string_view decision,
                       std::string_view reasons_json, std::string_view model_version) {
@@ -260,7 +280,12 @@ struct ScoringService::Impl {
     void Labels(std::string_view body, const Reply& reply);
     void Duplicate(const std::string& id, const Reply& reply, Clock::time_point start);
     void RememberId(const std::string& id, const TxMeta& meta);
-    std::optional<TxMeta> LookupMeta(const std::string& id);
+    void CountDecision(const char* decision) {
+        decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
+    }
+    // The engine input of an already processed transaction, for AddLabel: from the in-memory
+    // index, or else from the store (re-parsed with the model's rules). nullopt: not stored.
+    Result<std::optional<TxInput>> InputOfProcessed(const LoadedModel& m, const std::string& id);
     void Committed(const std::vector<std::string>& ids_done, const Result<void>& r);
     bool SnapshotDue();  // under mu
     void WakeSnapshotThread();
@@ -325,6 +350,36 @@ std::string ScoringService::Impl::Reasons(const LoadedModel& m, std::span<const 
     return s;
 }
 
+Result<std::optional<TxInput>> ScoringService::Impl::InputOfProcessed(const LoadedModel& m,
+                                                                      const std::string& id) {
+    TxInput in;
+    if (auto it = ids.find(id); it != ids.end() && it->second.full) {
+        in.seq = it->second.seq;
+        in.ts_ms = it->second.ts_ms;
+        std::copy(std::begin(it->second.keys), std::end(it->second.keys), in.keys);
+        return in;
+    }
+    std::optional<StoredTransaction> st;
+    {
+        std::lock_guard rl(reader_mu);
+        auto got = reader->GetTransaction(id);
+        if (!got) return std::unexpected(got.error());
+        st = std::move(*got);
+    }
+    if (!st) return std::optional<TxInput>();
+    auto req = m.parser.ParseTransaction(st->fields_json);
+    if (!req)
+        return MakeError(
+            ErrorCode::kIncompatible,
+            "stored transaction " + id + " does not fit the current model: " + req.error().message);
+    in.seq = st->seq;
+    in.ts_ms = st->ts_ms;  // the processing time it was stored with
+    for (int f = 0; f < kNumKeyFields; ++f)
+        if (!req->keys[f].empty())
+            in.keys[f] = engine->KeyId(static_cast<KeyField>(f), req->keys[f]);
+    return in;
+}
+
 void ScoringService::Impl::RememberId(const std::string& id, const TxMeta& meta) {
     auto [it, inserted] = ids.try_emplace(id, meta);
     if (!inserted) return;
@@ -334,12 +389,6 @@ void ScoringService::Impl::RememberId(const std::string& id, const TxMeta& meta)
         id_order.pop_front();
         ids_evicted = true;
     }
-}
-
-std::optional<ScoringService::Impl::TxMeta> ScoringService::Impl::LookupMeta(
-    const std::string& id) {
-    if (auto it = ids.find(id); it != ids.end()) return it->second;
-    return std::nullopt;
 }
 
 void ScoringService::Impl::Committed(const std::vector<std::string>& ids_done,
@@ -452,19 +501,7 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     std::string reasons =
         options.reasons_for_all || decision[0] != 'a' ? Reasons(*m, inputs->Row(0)) : "[]";
 
-    StoredTransaction rec;
-    rec.seq = seq;
-    rec.transaction_id = req->transaction_id;
-    rec.ts_ms = in->ts_ms;
-    rec.received_ms = WallMs();
-    rec.customer_id = req->customer_id();
-    rec.terminal_id = req->terminal_id();
-    rec.amount = req->amount;
-    rec.fields_json = m->parser.ToJson(*req);
-    rec.score = score;
-    rec.decision = decision;
-    rec.reasons_json = reasons;
-    rec.model_version = m->version;
+    StoredTransaction rec = Record(*m, *req, *in, score, decision, reasons, WallMs());
     std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
     RememberId(rec.transaction_id, meta);
     {
@@ -473,7 +510,7 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     }
     inflight.fetch_add(1);
     scored->Inc();
-    decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
+    CountDecision(decision);
     std::string id = rec.transaction_id;
     const bool queued = writer->Submit(
         std::move(rec), [this, id, out = std::move(out), reply, start](const Result<void>& r) {
@@ -615,27 +652,18 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         for (std::size_t j = 0; j < fresh.size(); ++j) {
             const TxRequest& req = (*reqs)[fresh[j]];
             const char* decision = Decide(*m, scores[j]);
-            StoredTransaction& rec = recs[j];
-            rec.seq = inputs[j].seq;
-            rec.transaction_id = req.transaction_id;
-            rec.ts_ms = inputs[j].ts_ms;
-            rec.received_ms = now;
-            rec.customer_id = req.customer_id();
-            rec.terminal_id = req.terminal_id();
-            rec.amount = req.amount;
-            rec.fields_json = m->parser.ToJson(req);
-            rec.score = scores[j];
-            rec.decision = decision;
-            rec.reasons_json = options.reasons_for_all || decision[0] != 'a'
-                                   ? Reasons(*m, model_in->Row(j))
-                                   : "[]";
-            rec.model_version = m->version;
+            recs[j] =
+                Record(*m, req, inputs[j], scores[j], decision,
+                       options.reasons_for_all || decision[0] != 'a' ? Reasons(*m, model_in->Row(j))
+                                                                     : "[]",
+                       now);
+            const StoredTransaction& rec = recs[j];
             bodies[fresh[j]] =
                 ScoreBody(rec.transaction_id, rec.score, decision, rec.reasons_json, m->version);
             pending[rec.transaction_id].body = bodies[fresh[j]];
             fresh_ids[j] = rec.transaction_id;
             RememberId(rec.transaction_id, metas[j]);
-            decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
+            CountDecision(decision);
         }
     }
     for (std::size_t i = 0; i < n; ++i)
@@ -695,44 +723,24 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
         const std::string field = labels->size() == 1 && i == 0
                                       ? std::string("transaction_id")
                                       : "labels[" + std::to_string(i) + "].transaction_id";
-        auto meta = LookupMeta(l.transaction_id);
-        if (!meta || !meta->full) {
-            std::optional<StoredTransaction> st;
-            {
-                std::lock_guard rl(reader_mu);
-                auto got = reader->GetTransaction(l.transaction_id);
-                if (!got) return reply(Unavailable("store read failed: " + got.error().message));
-                st = std::move(*got);
-            }
-            if (!st) {
-                bool pending_now;
-                {
-                    std::lock_guard pl(pending_mu);
-                    pending_now = pending.count(l.transaction_id) != 0;
-                }
-                return reply(ErrorReply(pending_now ? 409 : 404,
-                                        pending_now ? "transaction is still being stored; retry"
-                                                    : "unknown transaction_id " + l.transaction_id,
-                                        field));
-            }
-            auto req = m->parser.ParseTransaction(st->fields_json);
-            if (!req)
-                return reply(ErrorReply(
-                    409,
-                    "stored transaction does not fit the current model: " + req.error().message,
-                    field));
-            TxInput in;
-            in.seq = st->seq;
-            in.ts_ms = st->ts_ms;
-            for (int f = 0; f < kNumKeyFields; ++f)
-                if (!req->keys[f].empty())
-                    in.keys[f] = engine->KeyId(static_cast<KeyField>(f), req->keys[f]);
-            txs[i] = in;
-        } else {
-            txs[i].seq = meta->seq;
-            txs[i].ts_ms = meta->ts_ms;
-            std::copy(std::begin(meta->keys), std::end(meta->keys), txs[i].keys);
+        auto in = InputOfProcessed(*m, l.transaction_id);
+        if (!in) {
+            if (in.error().code == ErrorCode::kIncompatible)
+                return reply(ErrorReply(409, in.error().message, field));
+            return reply(Unavailable("store read failed: " + in.error().message));
         }
+        if (!*in) {
+            bool pending_now;
+            {
+                std::lock_guard pl(pending_mu);
+                pending_now = pending.count(l.transaction_id) != 0;
+            }
+            return reply(ErrorReply(pending_now ? 409 : 404,
+                                    pending_now ? "transaction is still being stored; retry"
+                                                : "unknown transaction_id " + l.transaction_id,
+                                    field));
+        }
+        txs[i] = **in;
         if (l.known_at_ms >= 0 && l.known_at_ms < txs[i].ts_ms)
             return reply(ErrorReply(400, "known_at precedes the transaction's time",
                                     labels->size() == 1
@@ -862,24 +870,10 @@ Result<void> ScoringService::Impl::Restore() {
             last_seq = std::max(last_seq, st.seq);
         } else {
             const auto& l = *ev.label;
-            auto it = ids.find(l.transaction_id);
-            TxInput in;
-            if (it != ids.end() && it->second.full) {
-                in.seq = it->second.seq;
-                in.ts_ms = it->second.ts_ms;
-                std::copy(std::begin(it->second.keys), std::end(it->second.keys), in.keys);
-            } else {
-                auto got = reader->GetTransaction(l.transaction_id);
-                if (!got) return std::unexpected(got.error());
-                if (!*got) return Ok();  // label of a transaction not stored: nothing to replay
-                auto req = m.parser.ParseTransaction((*got)->fields_json);
-                if (!req) return Ok();
-                in.seq = (*got)->seq;
-                in.ts_ms = (*got)->ts_ms;
-                for (int f = 0; f < kNumKeyFields; ++f)
-                    if (!req->keys[f].empty())
-                        in.keys[f] = engine->KeyId(static_cast<KeyField>(f), req->keys[f]);
-            }
+            auto found = InputOfProcessed(m, l.transaction_id);
+            if (!found) return std::unexpected(found.error());
+            if (!*found) return Ok();  // a label of a transaction never stored: nothing to replay
+            const TxInput& in = **found;
             TXG_RETURN_IF_ERROR(engine->AddLabel(in, l.label, std::max(l.known_at_ms, in.ts_ms)));
             last_seq = std::max(last_seq, l.seq);
         }
