@@ -590,12 +590,13 @@ int main(int argc, char** argv) {
         ->add_option("--db", serve_opt.db_url,
                      "Store URL: sqlite:///abs/path.db, sqlite://rel/path.db (WAL; append "
                      "?synchronous=full to fsync every commit)")
-        ->default_val("sqlite://txguard.db");
-    serve->add_option("--port", serve_opt.port, "TCP port (0 = any free port)")->default_val(8080);
+        ->capture_default_str();
+    serve->add_option("--port", serve_opt.port, "TCP port (0 = any free port)")
+        ->capture_default_str();
     serve->add_option("--address", serve_opt.address,
                       "Listen address (default 0.0.0.0 with tokens, 127.0.0.1 without)");
     serve->add_option("--threads", serve_opt.threads, "HTTP I/O threads (0 = cores)")
-        ->default_val(0);
+        ->capture_default_str();
     serve->add_option("--tokens", serve_opt.tokens_file,
                       "Bearer tokens file: 'scoring:TOKEN' / 'admin:TOKEN' lines (or set "
                       "TXGUARD_TOKENS='scoring:TOKEN,admin:TOKEN')");
@@ -606,7 +607,7 @@ int main(int argc, char** argv) {
                       "Score at which a transaction is blocked (default: the model's block "
                       "threshold, the top tenth of its alert budget)");
     serve->add_option("--reasons", serve_opt.reasons, "Top features listed per decision")
-        ->default_val(3);
+        ->capture_default_str();
     std::string serve_reasons_for = "alerts";
     serve
         ->add_option("--reasons-for", serve_reasons_for,
@@ -616,24 +617,24 @@ int main(int argc, char** argv) {
     serve
         ->add_option("--max-connections", serve_opt.max_connections,
                      "Open connections beyond which new ones get 503")
-        ->default_val(4096);
+        ->capture_default_str();
     serve
         ->add_option("--max-body-bytes", serve_opt.max_body_bytes,
                      "Largest request body (413 beyond)")
-        ->default_val(16u << 20);
+        ->capture_default_str();
     serve
         ->add_option("--max-inflight", serve_opt.max_inflight,
                      "Transactions scored but not yet committed beyond which requests get 503")
-        ->default_val(65536);
+        ->capture_default_str();
     serve
         ->add_option("--snapshot-every", serve_opt.snapshot_every,
                      "Events between snapshots of the live state (0 = only at shutdown)")
-        ->default_val(1000000);
+        ->capture_default_str();
     serve
         ->add_option("--max-ids-in-memory", serve_opt.max_ids_in_memory,
                      "Transaction ids kept in memory for idempotency (older retries are looked "
                      "up in the store)")
-        ->default_val(5000000);
+        ->capture_default_str();
 
     // detectors
     auto* detectors = app.add_subcommand("detectors", "List the detectors and their parameters");

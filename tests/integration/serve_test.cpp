@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "integration/http_client.hpp"
+#include "serve_request_json.hpp"
 #include "txguard/core/time.hpp"
 #include "txguard/model/bundle.hpp"
 #include "txguard/model/pipeline.hpp"
@@ -134,15 +135,7 @@ const TransactionTable& Table() {
     return table;
 }
 
-std::string TxJson(const TransactionTable& t, std::size_t r) {
-    json j;
-    j["transaction_id"] = t.tx_id.Get(r);
-    j["timestamp"] = FormatTimestamp(t.ts_ms[r]);
-    j["customer_id"] = t.customer.pool.Get(t.customer.ids[r]);
-    j["terminal_id"] = t.terminal.pool.Get(t.terminal.ids[r]);
-    j["amount"] = t.amount[r];
-    return j.dump();
-}
+using testing::TxJson;
 
 std::string TrainModelFile(const fs::path& dir) {
     TrainOptions opt;

@@ -11,6 +11,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "serve_request_json.hpp"
 #include "txguard/core/time.hpp"
 #include "txguard/model/bundle.hpp"
 #include "txguard/model/pipeline.hpp"
@@ -78,15 +79,7 @@ ApiResponse Call(ScoringService& s, std::string_view method, std::string_view ta
     return f.get();
 }
 
-std::string TxJson(const TransactionTable& t, std::size_t r) {
-    json j;
-    j["transaction_id"] = t.tx_id.Get(r);
-    j["timestamp"] = FormatTimestamp(t.ts_ms[r]);
-    j["customer_id"] = t.customer.pool.Get(t.customer.ids[r]);
-    j["terminal_id"] = t.terminal.pool.Get(t.terminal.ids[r]);
-    j["amount"] = t.amount[r];
-    return j.dump();
-}
+using testing::TxJson;
 
 std::string LabelJson(const TransactionTable& t, std::size_t r) {
     return json{{"transaction_id", t.tx_id.Get(r)}, {"label", int(t.label[r])}}.dump();
