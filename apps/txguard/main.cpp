@@ -1,12 +1,15 @@
 // txguard CLI: each subcommand wires the libraries together; no logic of its own lives here.
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,8 @@
 #include "txguard/report/evaluation_report.hpp"
 #include "txguard/serve/service.hpp"
 #include "txguard/sim/simulator.hpp"
+#include "txguard/stream/replay.hpp"
+#include "txguard/stream/worker.hpp"
 #include "txguard/version.hpp"
 
 namespace txguard {
@@ -104,6 +109,63 @@ std::string DetectorHelp() {
             s += "      " + p.name + " (default " + p.default_value + "): " + p.help + "\n";
     }
     return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+std::atomic<bool> g_stop{false};
+extern "C" void OnStopSignal(int) { g_stop.store(true); }
+
+int RunStream(StreamWorkerOptions opt, RedisStreamOptions redis, bool json) {
+    struct sigaction sa {};
+    sa.sa_handler = OnStopSignal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    auto transport = OpenRedisStreamTransport(redis);
+    if (!transport) return Fail(transport.error());
+    if (!opt.quiet)
+        std::fprintf(stderr, "txguard stream: %s, store %s, model %s\n",
+                     (*transport)->Describe().c_str(), opt.db_url.c_str(), opt.model_path.c_str());
+    auto stats = RunStreamWorker(opt, **transport, g_stop);
+    if (!stats) return Fail(stats.error());
+    if (json) std::cout << stats->ToJson() << "\n";
+    if (!opt.quiet)
+        std::fprintf(stderr,
+                     "txguard stream: stopped: %llu scored, %llu published, %llu duplicates, "
+                     "%llu dead letters in %.1f s\n",
+                     static_cast<unsigned long long>(stats->scored),
+                     static_cast<unsigned long long>(stats->published),
+                     static_cast<unsigned long long>(stats->duplicates),
+                     static_cast<unsigned long long>(stats->dead_letters), stats->seconds);
+    return 0;
+}
+
+int RunReplay(const DataOptions& data, ReplayOptions opt, const std::string& model_path,
+              bool json) {
+    std::optional<ModelBundle> bundle;
+    if (!model_path.empty()) {
+        auto b = LoadModel(model_path);
+        if (!b) return Fail(b.error());
+        bundle = std::move(*b);
+        opt.spec = &bundle->features;
+    }
+    auto schema = data.schema.empty() && bundle
+                      ? Result<Schema>(bundle->schema)
+                      : ResolveSchema(data.schema.empty() ? "handbook" : data.schema);
+    if (!schema) return Fail(schema.error());
+    auto table = data.Read(*schema);
+    if (!table) return Fail(table.error());
+    const std::size_t total = opt.limit > 0 ? std::min(opt.limit, table->rows) : table->rows;
+    Progress progress("replay", total);
+    auto stats = ReplayTable(*table, opt, &progress);
+    progress.Finish();
+    if (!stats) return Fail(stats.error());
+    if (json) std::cout << stats->ToJson() << "\n";
+    std::fprintf(stderr, "replay: %llu transactions to %s (%zu partitions) in %.2f s (%.0f/s)\n",
+                 static_cast<unsigned long long>(stats->sent), opt.stream.c_str(),
+                 stats->per_partition.size(), stats->seconds,
+                 stats->seconds > 0 ? static_cast<double>(stats->sent) / stats->seconds : 0.0);
+    return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -636,6 +698,90 @@ int main(int argc, char** argv) {
                      "up in the store)")
         ->capture_default_str();
 
+    // stream
+    StreamWorkerOptions stream_opt;
+    RedisStreamOptions stream_redis;
+    double stream_review = std::nan(""), stream_block = std::nan("");
+    bool stream_json = false;
+    std::string stream_publish = "alerts";
+    long long stream_lease_ms = stream_redis.lease.count();
+    auto* stream = app.add_subcommand(
+        "stream",
+        "A stream worker: scores transactions from a Redis Stream with a consumer group "
+        "(partitioned by customer; workers share the partitions), stores every score and "
+        "publishes alerts (docs/streams.md)");
+    stream->add_option("--model", stream_opt.model_path, "Model bundle (from txguard train)")
+        ->required();
+    stream->add_option("--redis", stream_redis.url, "Redis URL redis://[:password@]host:port[/db]")
+        ->capture_default_str();
+    stream
+        ->add_option("--in", stream_redis.stream,
+                     "Input stream name (partition i is the stream NAME:i)")
+        ->required();
+    stream->add_option("--group", stream_redis.group, "Consumer group")->required();
+    stream
+        ->add_option("--consumer", stream_redis.consumer,
+                     "This worker's name, unique among live workers (a restarted worker "
+                     "reuses its name)")
+        ->required();
+    stream
+        ->add_option("--out", stream_redis.out,
+                     "Output stream for decisions (unreadable entries go to OUT:dead)")
+        ->required();
+    stream
+        ->add_option("--db", stream_opt.db_url,
+                     "Store URL: sqlite:///abs/path.db, sqlite://rel/path.db or "
+                     "postgresql://user:password@host:port/db")
+        ->capture_default_str();
+    stream->add_option("--partitions", stream_redis.partitions,
+                       "Partitions of the stream (default: as recorded by the first producer "
+                       "or worker)");
+    stream
+        ->add_option("--lease-ms", stream_lease_ms,
+                     "A worker silent this long loses its partitions to the others, which "
+                     "claim its pending entries")
+        ->capture_default_str();
+    stream->add_option("--batch", stream_opt.batch, "Entries read per partition at a time")
+        ->capture_default_str();
+    stream
+        ->add_option("--publish", stream_publish,
+                     "Decisions published to --out: alerts (review and block) or all")
+        ->check(CLI::IsMember({"alerts", "all"}))
+        ->default_val("alerts");
+    stream->add_option("--review-threshold", stream_review,
+                       "Score at which a transaction is sent for review (default: the model's)");
+    stream->add_option("--block-threshold", stream_block,
+                       "Score at which a transaction is blocked (default: the model's)");
+    stream
+        ->add_option("--snapshot-every", stream_opt.snapshot_every,
+                     "Events of a partition between snapshots of its state")
+        ->capture_default_str();
+    stream->add_flag("--json", stream_json, "Print the worker's counters as JSON at exit");
+
+    // replay
+    DataOptions replay_data;
+    ReplayOptions replay_opt;
+    std::string replay_model;
+    bool replay_json = false;
+    auto* replay = app.add_subcommand(
+        "replay",
+        "Feeds a Redis Stream from a transaction file, in time order, partitioned by "
+        "customer (for txguard stream)");
+    replay_data.Add(replay, /*schema_from_model=*/true);
+    replay->add_option("--redis", replay_opt.redis_url, "Redis URL")->capture_default_str();
+    replay->add_option("--stream", replay_opt.stream, "Stream name (partition i is NAME:i)")
+        ->required();
+    replay->add_option("--partitions", replay_opt.partitions,
+                       "Partitions (default: as recorded for the stream, else required)");
+    replay
+        ->add_option("--rate", replay_opt.rate, "Transactions per second (0 = as fast as possible)")
+        ->capture_default_str();
+    replay->add_option("--limit", replay_opt.limit, "Only the first N transactions in time order")
+        ->capture_default_str();
+    replay->add_option("--model", replay_model,
+                       "Send only the fields this model reads (default: every column)");
+    replay->add_flag("--json", replay_json, "Print the counts as JSON");
+
     // detectors
     auto* detectors = app.add_subcommand("detectors", "List the detectors and their parameters");
 
@@ -658,6 +804,17 @@ int main(int argc, char** argv) {
         if (!r) return Fail(r.error());
         return 0;
     }
+    if (stream->parsed()) {
+        stream_opt.scoring.reasons_for_all = false;
+        if (!std::isnan(stream_review)) stream_opt.scoring.review_threshold = stream_review;
+        if (!std::isnan(stream_block)) stream_opt.scoring.block_threshold = stream_block;
+        stream_opt.publish_all = stream_publish == "all";
+        stream_opt.quiet = quiet;
+        stream_redis.lease = std::chrono::milliseconds(stream_lease_ms);
+        stream_opt.heartbeat = std::min(stream_opt.heartbeat, stream_redis.lease / 4);
+        return RunStream(stream_opt, stream_redis, stream_json);
+    }
+    if (replay->parsed()) return RunReplay(replay_data, replay_opt, replay_model, replay_json);
     if (detectors->parsed()) {
         std::fputs(DetectorHelp().c_str(), stdout);
         return 0;

@@ -22,6 +22,7 @@
 #include "txguard/model/pipeline.hpp"
 #include "txguard/serve/auth.hpp"
 #include "txguard/serve/metrics.hpp"
+#include "txguard/serve/scoring.hpp"
 #include "txguard/version.hpp"
 
 namespace txguard {
@@ -30,75 +31,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::int64_t WallMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-// A loaded model and everything derived from it; immutable once built, swapped whole on reload.
-struct LoadedModel {
-    ModelBundle bundle;
-    std::string path;
-    std::string version;   // "<detector>-<16 hex of the file's hash>"
-    std::string spec_key;  // what engine state belongs to: the feature spec's JSON hash
-    std::vector<std::string> input_names;
-    std::size_t num_features = 0;
-    double review = 0.0;
-    double block = 0.0;
-    bool has_reasons = false;
-    RequestParser parser;
-
-    LoadedModel(ModelBundle b, const RequestLimits& limits)
-        : bundle(std::move(b)), parser(bundle.features, limits) {}
-};
-
-std::string Hex16(std::uint64_t v) {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
-    return buf;
-}
-
-// FNV-1a, 64 bit: a stable content hash (std::hash is not stable across builds).
-std::uint64_t Fnv1a(std::string_view bytes) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
-}
-
-Result<std::shared_ptr<const LoadedModel>> LoadServingModel(const std::string& path,
-                                                            const ServeOptions& options) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return MakeError(ErrorCode::kNotFound, "cannot open model file " + path);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    auto bundle = DeserializeModel(bytes, path);
-    if (!bundle) return std::unexpected(bundle.error());
-    if (!bundle->schema.Has(Field::kTimestamp) || bundle->features.entities.empty())
-        return MakeError(ErrorCode::kIncompatible,
-                         "model " + path + " has no per-entity features over time",
-                         "serve a model trained on transactions with timestamps and customers");
-    auto m = std::make_shared<LoadedModel>(std::move(*bundle), options.limits);
-    m->path = path;
-    m->version = m->bundle.detector_name + "-" + Hex16(Fnv1a(bytes));
-    m->spec_key = Hex16(Fnv1a(FeatureSpecToJson(m->bundle.features)));
-    m->input_names = ModelInputNames(m->bundle);
-    m->num_features = m->bundle.features.Size();
-    m->review = options.review_threshold.value_or(m->bundle.threshold);
-    m->block = std::max(m->review, options.block_threshold.value_or(m->bundle.block_threshold));
-    // Reasons need per-feature contributions; find out once whether the detector has them.
-    std::vector<double> row(m->input_names.size(), 0.0), out(row.size() + 1);
-    m->has_reasons =
-        options.reasons > 0 && static_cast<bool>(m->bundle.detector->Contributions(row, out));
-    return std::shared_ptr<const LoadedModel>(std::move(m));
-}
-
-const char* Decide(const LoadedModel& m, double score) {
-    if (score >= m.block) return "block";
-    if (score >= m.review) return "review";
-    return "allow";
+ScoringOptions ScoringOptionsOf(const ServeOptions& o) {
+    ScoringOptions s;
+    s.review_threshold = o.review_threshold;
+    s.block_threshold = o.block_threshold;
+    s.reasons = o.reasons;
+    s.reasons_for_all = o.reasons_for_all;
+    s.limits = o.limits;
+    return s;
 }
 
 ApiResponse Json(int status, std::string body) {
@@ -121,44 +61,6 @@ ApiResponse Unavailable(std::string_view message, std::string_view field = {}) {
     auto r = ErrorReply(503, message, field);
     r.headers.emplace_back("Retry-After", "1");
     return r;
-}
-
-// The store's record of a scored transaction.
-StoredTransaction Record(const LoadedModel& m, const TxRequest& req, const TxInput& in,
-                         double score, const char* decision, std::string reasons,
-                         std::int64_t received_ms) {
-    StoredTransaction rec;
-    rec.seq = in.seq;
-    rec.transaction_id = req.transaction_id;
-    rec.ts_ms = in.ts_ms;
-    rec.received_ms = received_ms;
-    rec.customer_id = req.customer_id();
-    rec.terminal_id = req.terminal_id();
-    rec.amount = req.amount;
-    rec.fields_json = m.parser.ToJson(req);
-    rec.score = score;
-    rec.decision = decision;
-    rec.reasons_json = std::move(reasons);
-    rec.model_version = m.version;
-    return rec;
-}
-
-// The stored part of a score response (everything but latency_us, which is per answer).
-std::string ScoreBody(std::string_view id, double score, std::string_view decision,
-                      std::string_view reasons_json, std::string_view model_version) {
-    std::string s;
-    s.reserve(160 + reasons_json.size());
-    s += "{\"transaction_id\":";
-    AppendJsonString(s, id);
-    s += ",\"score\":";
-    AppendJsonNumber(s, score);
-    s += ",\"decision\":\"";
-    s += decision;
-    s += "\",\"reasons\":";
-    s += reasons_json.empty() ? "[]" : reasons_json;
-    s += ",\"model_version\":";
-    AppendJsonString(s, model_version);
-    return s;
 }
 
 std::string WithLatency(std::string_view body, Clock::time_point start) {
@@ -211,7 +113,7 @@ struct ScoringService::Impl {
 
     // Scoring state, under mu.
     std::mutex mu;
-    std::shared_ptr<const LoadedModel> model;
+    std::shared_ptr<const ScoringModel> model;
     std::unique_ptr<FeatureEngine> engine;
     std::uint64_t last_seq = 0;
     std::int64_t watermark_ms = std::numeric_limits<std::int64_t>::min();
@@ -274,7 +176,6 @@ struct ScoringService::Impl {
     // ---- scoring ----
     Result<TxInput> PrepareInput(FeatureEngine& eng, const TxRequest& req, std::uint64_t seq,
                                  TxMeta* meta);
-    std::string Reasons(const LoadedModel& m, std::span<const double> input);
     void ScoreOne(std::string_view body, const Reply& reply, Clock::time_point start);
     void ScoreBatch(std::string_view body, const Reply& reply, Clock::time_point start);
     void Labels(std::string_view body, const Reply& reply);
@@ -285,7 +186,7 @@ struct ScoringService::Impl {
     }
     // The engine input of an already processed transaction, for AddLabel: from the in-memory
     // index, or else from the store (re-parsed with the model's rules). nullopt: not stored.
-    Result<std::optional<TxInput>> InputOfProcessed(const LoadedModel& m, const std::string& id);
+    Result<std::optional<TxInput>> InputOfProcessed(const ScoringModel& m, const std::string& id);
     void Committed(const std::vector<std::string>& ids_done, const Result<void>& r);
     bool SnapshotDue();  // under mu
     void WakeSnapshotThread();
@@ -301,19 +202,9 @@ struct ScoringService::Impl {
 
 Result<TxInput> ScoringService::Impl::PrepareInput(FeatureEngine& eng, const TxRequest& req,
                                                    std::uint64_t seq, TxMeta* meta) {
-    TxInput in;
-    in.seq = seq;
-    in.amount = req.amount;
-    for (int f = 0; f < kNumKeyFields; ++f)
-        if (!req.keys[f].empty()) in.keys[f] = eng.KeyId(static_cast<KeyField>(f), req.keys[f]);
-    in.ts_ms = req.ts_ms;
-    // Late events are processed at their entities' latest time (header of feature_engine.hpp).
-    const std::int64_t latest = eng.LatestTime(in);
-    if (latest > in.ts_ms) {
-        in.ts_ms = latest;
-        if (late_events) late_events->Inc();
-    }
-    in.extras = req.extras;
+    bool late = false;
+    TxInput in = EngineInput(eng, req, seq, &late);
+    if (late && late_events) late_events->Inc();
     if (meta) {
         meta->seq = seq;
         meta->ts_ms = in.ts_ms;
@@ -323,34 +214,7 @@ Result<TxInput> ScoringService::Impl::PrepareInput(FeatureEngine& eng, const TxR
     return in;
 }
 
-std::string ScoringService::Impl::Reasons(const LoadedModel& m, std::span<const double> input) {
-    if (!m.has_reasons) return "[]";
-    thread_local std::vector<double> contrib;
-    thread_local std::vector<std::size_t> order;
-    contrib.assign(input.size() + 1, 0.0);
-    if (!m.bundle.detector->Contributions(input, contrib)) return "[]";
-    order.resize(input.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    const std::size_t k = std::min(options.reasons, order.size());
-    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                      [&](std::size_t a, std::size_t b) { return contrib[a] > contrib[b]; });
-    std::string s = "[";
-    for (std::size_t i = 0; i < k; ++i) {
-        const std::size_t f = order[i];
-        if (i) s += ',';
-        s += "{\"feature\":";
-        AppendJsonString(s, m.input_names[f]);
-        s += ",\"value\":";
-        AppendJsonNumber(s, input[f]);
-        s += ",\"contribution\":";
-        AppendJsonNumber(s, contrib[f]);
-        s += '}';
-    }
-    s += ']';
-    return s;
-}
-
-Result<std::optional<TxInput>> ScoringService::Impl::InputOfProcessed(const LoadedModel& m,
+Result<std::optional<TxInput>> ScoringService::Impl::InputOfProcessed(const ScoringModel& m,
                                                                       const std::string& id) {
     TxInput in;
     if (auto it = ids.find(id); it != ids.end() && it->second.full) {
@@ -451,7 +315,7 @@ void ScoringService::Impl::Duplicate(const std::string& id, const Reply& reply,
 
 void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
                                     Clock::time_point start) {
-    std::shared_ptr<const LoadedModel> m;
+    std::shared_ptr<const ScoringModel> m;
     {
         std::lock_guard lock(mu);
         m = model;
@@ -490,18 +354,14 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
         return reply(ErrorReply(422, p.error().message, "timestamp"));
     last_seq = seq;
     watermark_ms = std::max(watermark_ms, in->ts_ms);
-    auto inputs = ModelInputsFromFeatures(m->bundle, MatrixView{row.data(), 1, row.size()});
     double score = 0.0;
-    if (inputs) {
-        auto s = m->bundle.detector->Score(*inputs, std::span<double>(&score, 1));
-        if (!s) inputs = std::unexpected(s.error());
-    }
+    auto inputs =
+        ScoreFeatureRows(*m, MatrixView{row.data(), 1, row.size()}, std::span<double>(&score, 1));
     if (!inputs) return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
     const char* decision = Decide(*m, score);
-    std::string reasons =
-        options.reasons_for_all || decision[0] != 'a' ? Reasons(*m, inputs->Row(0)) : "[]";
+    std::string reasons = ReasonsFor(*m, decision, inputs->Row(0));
 
-    StoredTransaction rec = Record(*m, *req, *in, score, decision, reasons, WallMs());
+    StoredTransaction rec = MakeRecord(*m, *req, *in, score, decision, reasons, WallClockMs());
     std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
     RememberId(rec.transaction_id, meta);
     {
@@ -539,7 +399,7 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
 
 void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
                                       Clock::time_point start) {
-    std::shared_ptr<const LoadedModel> m;
+    std::shared_ptr<const ScoringModel> m;
     {
         std::lock_guard lock(mu);
         m = model;
@@ -637,26 +497,19 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     std::vector<double> scores(fresh.size());
     Result<Matrix> model_in = Matrix(0, 0);
     if (!fresh.empty()) {
-        model_in = ModelInputsFromFeatures(m->bundle, features);
-        if (model_in) {
-            auto s = m->bundle.detector->Score(*model_in, scores);
-            if (!s) model_in = std::unexpected(s.error());
-        }
+        model_in = ScoreFeatureRows(*m, features, scores);
         if (!model_in) return reply(ErrorReply(500, "scoring failed: " + model_in.error().message));
     }
     std::vector<StoredTransaction> recs(fresh.size());
     std::vector<std::string> fresh_ids(fresh.size());
-    const std::int64_t now = WallMs();
+    const std::int64_t now = WallClockMs();
     {
         std::lock_guard pl(pending_mu);
         for (std::size_t j = 0; j < fresh.size(); ++j) {
             const TxRequest& req = (*reqs)[fresh[j]];
             const char* decision = Decide(*m, scores[j]);
-            recs[j] =
-                Record(*m, req, inputs[j], scores[j], decision,
-                       options.reasons_for_all || decision[0] != 'a' ? Reasons(*m, model_in->Row(j))
-                                                                     : "[]",
-                       now);
+            recs[j] = MakeRecord(*m, req, inputs[j], scores[j], decision,
+                                 ReasonsFor(*m, decision, model_in->Row(j)), now);
             const StoredTransaction& rec = recs[j];
             bodies[fresh[j]] =
                 ScoreBody(rec.transaction_id, rec.score, decision, rec.reasons_json, m->version);
@@ -703,7 +556,7 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
 }
 
 void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
-    std::shared_ptr<const LoadedModel> m;
+    std::shared_ptr<const ScoringModel> m;
     {
         std::lock_guard lock(mu);
         m = model;
@@ -748,7 +601,7 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
                                         : "labels[" + std::to_string(i) + "].known_at"));
     }
     std::vector<StoredLabel> recs(labels->size());
-    const std::int64_t now = WallMs();
+    const std::int64_t now = WallClockMs();
     for (std::size_t i = 0; i < labels->size(); ++i) {
         const auto& l = (*labels)[i];
         const std::int64_t known_at =
@@ -800,7 +653,7 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
         snap.model_key = model->spec_key;
         snap.bytes = engine->Snapshot();
     }
-    snap.created_ms = WallMs();
+    snap.created_ms = WallClockMs();
     // Every event up to snap.seq was submitted before the snapshot was taken (under mu), and the
     // writer commits in submission order: once this flush returns they are all stored, so the
     // snapshot never covers an event the store lacks.
@@ -830,7 +683,7 @@ void ScoringService::Impl::SnapshotLoop() {
 }
 
 Result<void> ScoringService::Impl::Restore() {
-    const LoadedModel& m = *model;
+    const ScoringModel& m = *model;
     engine = std::make_unique<FeatureEngine>(m.bundle.features);
     std::uint64_t from = 0;
     {
@@ -855,16 +708,13 @@ Result<void> ScoringService::Impl::Restore() {
         ++restored_events;
         if (ev.transaction) {
             const auto& st = *ev.transaction;
-            auto req = m.parser.ParseTransaction(st.fields_json);
-            if (!req)
-                return MakeError(ErrorCode::kIncompatible,
-                                 "stored transaction " + st.transaction_id +
-                                     " does not fit the model: " + req.error().message,
-                                 "serve this store with the model it was written with");
-            TxMeta meta;
-            auto in = PrepareInput(*engine, *req, st.seq, &meta);
+            auto in = ReplayStoredTransaction(*engine, m, st, buf);
             if (!in) return std::unexpected(in.error());
-            TXG_RETURN_IF_ERROR(engine->Process(*in, buf));
+            TxMeta meta;
+            meta.seq = st.seq;
+            meta.ts_ms = in->ts_ms;
+            std::copy(std::begin(in->keys), std::end(in->keys), meta.keys);
+            meta.full = true;
             if (auto it = ids.find(st.transaction_id); it != ids.end()) it->second = meta;
             watermark_ms = std::max(watermark_ms, in->ts_ms);
             last_seq = std::max(last_seq, st.seq);
@@ -1041,7 +891,7 @@ ApiResponse ScoringService::Impl::Reload(std::string_view body) {
             path = v.get<std::string>();
         }
     }
-    auto loaded = LoadServingModel(path, options);
+    auto loaded = LoadScoringModel(path, ScoringOptionsOf(options));
     if (!loaded)
         return ErrorReply(
             422, "model refused, the current one keeps serving: " + loaded.error().ToString(),
@@ -1104,7 +954,7 @@ Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions&
         impl->tokens = std::move(*t);
     }
     impl->warnings = impl->tokens.warnings();
-    auto m = LoadServingModel(options.model_path, options);
+    auto m = LoadScoringModel(options.model_path, ScoringOptionsOf(options));
     if (!m) return std::unexpected(m.error());
     impl->model = *m;
     auto reader = OpenStore(options.db_url);
@@ -1279,7 +1129,7 @@ void ScoringService::Handle(std::string_view method, std::string_view target,
             return counted(std::move(r));
         }
         case Op::kOpenApi: {
-            std::shared_ptr<const LoadedModel> m;
+            std::shared_ptr<const ScoringModel> m;
             {
                 std::lock_guard lock(s.mu);
                 m = s.model;

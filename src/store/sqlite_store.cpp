@@ -5,16 +5,18 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 namespace txguard::store_detail {
 namespace {
 
 // Migration i (0-based) takes the schema from version i to version i + 1.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE transactions(
     seq INTEGER PRIMARY KEY,
@@ -43,14 +45,54 @@ CREATE TABLE snapshots(
     created_ms INTEGER NOT NULL,
     bytes BLOB NOT NULL);
 )sql",
+    // v2: partitions. seq is unique per partition, so it can no longer be the rowid: the tables
+    // are rebuilt with an implicit rowid (insertion order) and a unique (partition, seq) index;
+    // existing events move to partition 0.
+    R"sql(
+CREATE TABLE transactions_v2(
+    partition INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    transaction_id TEXT NOT NULL UNIQUE,
+    ts_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    amount REAL,
+    fields_json TEXT NOT NULL,
+    score REAL,
+    decision TEXT NOT NULL,
+    reasons_json TEXT NOT NULL,
+    model_version TEXT NOT NULL);
+INSERT INTO transactions_v2 SELECT 0, seq, transaction_id, ts_ms, received_ms, customer_id,
+    terminal_id, amount, fields_json, score, decision, reasons_json, model_version
+    FROM transactions ORDER BY seq;
+DROP TABLE transactions;
+ALTER TABLE transactions_v2 RENAME TO transactions;
+CREATE UNIQUE INDEX transactions_seq ON transactions(partition, seq);
+CREATE INDEX transactions_alerts ON transactions(ts_ms, seq, partition) WHERE decision != 'allow';
+CREATE TABLE labels_v2(
+    partition INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    transaction_id TEXT NOT NULL,
+    label INTEGER NOT NULL,
+    known_at_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL);
+INSERT INTO labels_v2 SELECT 0, seq, transaction_id, label, known_at_ms, received_ms
+    FROM labels ORDER BY seq;
+DROP TABLE labels;
+ALTER TABLE labels_v2 RENAME TO labels;
+CREATE UNIQUE INDEX labels_seq ON labels(partition, seq);
+CREATE INDEX labels_transaction ON labels(transaction_id, seq);
+)sql",
 };
 
 constexpr int kLatestVersion = static_cast<int>(kMigrations.size());
 
-#define TXG_TX_COLUMNS                                                                         \
-    "seq, transaction_id, ts_ms, received_ms, customer_id, terminal_id, amount, fields_json, " \
+#define TXG_TX_COLUMNS                                                                       \
+    "partition, seq, transaction_id, ts_ms, received_ms, customer_id, terminal_id, amount, " \
+    "fields_json, "                                                                          \
     "score, decision, reasons_json, model_version"
-#define TXG_LABEL_COLUMNS "seq, transaction_id, label, known_at_ms, received_ms"
+#define TXG_LABEL_COLUMNS "partition, seq, transaction_id, label, known_at_ms, received_ms"
 
 enum StmtId : int {
     kBegin,
@@ -77,17 +119,18 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "ROLLBACK",
     // Skips a duplicate transaction_id only; a clash on seq is an error (a scorer bug).
     "INSERT INTO transactions(" TXG_TX_COLUMNS
-    ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(transaction_id) DO NOTHING",
-    "INSERT INTO labels(" TXG_LABEL_COLUMNS ") VALUES(?,?,?,?,?)",
+    ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(transaction_id) DO NOTHING",
+    "INSERT INTO labels(" TXG_LABEL_COLUMNS ") VALUES(?,?,?,?,?,?)",
     "SELECT " TXG_TX_COLUMNS " FROM transactions WHERE transaction_id = ?",
     "SELECT " TXG_LABEL_COLUMNS " FROM labels WHERE transaction_id = ? ORDER BY seq DESC LIMIT 1",
     "SELECT " TXG_TX_COLUMNS
-    " FROM transactions WHERE decision != 'allow' AND ts_ms >= ? ORDER BY ts_ms, seq LIMIT ?",
-    "SELECT " TXG_TX_COLUMNS " FROM transactions WHERE seq > ? ORDER BY seq",
-    "SELECT " TXG_LABEL_COLUMNS " FROM labels WHERE seq > ? ORDER BY seq",
-    "SELECT transaction_id, seq FROM transactions ORDER BY seq",
-    "SELECT max(coalesce((SELECT max(seq) FROM transactions), 0),"
-    " coalesce((SELECT max(seq) FROM labels), 0))",
+    " FROM transactions WHERE decision != 'allow' AND ts_ms >= ?"
+    " ORDER BY ts_ms, seq, partition LIMIT ?",
+    "SELECT " TXG_TX_COLUMNS " FROM transactions WHERE partition = ? AND seq > ? ORDER BY seq",
+    "SELECT " TXG_LABEL_COLUMNS " FROM labels WHERE partition = ? AND seq > ? ORDER BY seq",
+    "SELECT transaction_id, seq FROM transactions WHERE partition = ? ORDER BY seq",
+    "SELECT max(coalesce((SELECT max(seq) FROM transactions WHERE partition = ?1), 0),"
+    " coalesce((SELECT max(seq) FROM labels WHERE partition = ?1), 0))",
     "SELECT count(*) FROM transactions",
     "INSERT OR REPLACE INTO snapshots(model_key, seq, created_ms, bytes) VALUES(?,?,?,?)",
     "SELECT model_key, seq, created_ms, bytes FROM snapshots WHERE model_key = ?",
@@ -139,49 +182,53 @@ double ReadDouble(sqlite3_stmt* s, int i) {
 }
 
 void BindTransaction(sqlite3_stmt* s, const StoredTransaction& tx) {
-    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(tx.seq));
-    BindText(s, 2, tx.transaction_id);
-    sqlite3_bind_int64(s, 3, tx.ts_ms);
-    sqlite3_bind_int64(s, 4, tx.received_ms);
-    BindText(s, 5, tx.customer_id);
-    BindText(s, 6, tx.terminal_id);
-    BindDouble(s, 7, tx.amount);
-    BindText(s, 8, tx.fields_json);
-    BindDouble(s, 9, tx.score);
-    BindText(s, 10, tx.decision);
-    BindText(s, 11, tx.reasons_json);
-    BindText(s, 12, tx.model_version);
+    sqlite3_bind_int64(s, 1, tx.partition);
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(tx.seq));
+    BindText(s, 3, tx.transaction_id);
+    sqlite3_bind_int64(s, 4, tx.ts_ms);
+    sqlite3_bind_int64(s, 5, tx.received_ms);
+    BindText(s, 6, tx.customer_id);
+    BindText(s, 7, tx.terminal_id);
+    BindDouble(s, 8, tx.amount);
+    BindText(s, 9, tx.fields_json);
+    BindDouble(s, 10, tx.score);
+    BindText(s, 11, tx.decision);
+    BindText(s, 12, tx.reasons_json);
+    BindText(s, 13, tx.model_version);
 }
 
 void ReadTransaction(sqlite3_stmt* s, StoredTransaction& tx) {
-    tx.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    ReadText(s, 1, tx.transaction_id);
-    tx.ts_ms = sqlite3_column_int64(s, 2);
-    tx.received_ms = sqlite3_column_int64(s, 3);
-    ReadText(s, 4, tx.customer_id);
-    ReadText(s, 5, tx.terminal_id);
-    tx.amount = ReadDouble(s, 6);
-    ReadText(s, 7, tx.fields_json);
-    tx.score = ReadDouble(s, 8);
-    ReadText(s, 9, tx.decision);
-    ReadText(s, 10, tx.reasons_json);
-    ReadText(s, 11, tx.model_version);
+    tx.partition = static_cast<std::uint32_t>(sqlite3_column_int64(s, 0));
+    tx.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+    ReadText(s, 2, tx.transaction_id);
+    tx.ts_ms = sqlite3_column_int64(s, 3);
+    tx.received_ms = sqlite3_column_int64(s, 4);
+    ReadText(s, 5, tx.customer_id);
+    ReadText(s, 6, tx.terminal_id);
+    tx.amount = ReadDouble(s, 7);
+    ReadText(s, 8, tx.fields_json);
+    tx.score = ReadDouble(s, 9);
+    ReadText(s, 10, tx.decision);
+    ReadText(s, 11, tx.reasons_json);
+    ReadText(s, 12, tx.model_version);
 }
 
 void BindLabel(sqlite3_stmt* s, const StoredLabel& label) {
-    sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(label.seq));
-    BindText(s, 2, label.transaction_id);
-    sqlite3_bind_int(s, 3, label.label);
-    sqlite3_bind_int64(s, 4, label.known_at_ms);
-    sqlite3_bind_int64(s, 5, label.received_ms);
+    sqlite3_bind_int64(s, 1, label.partition);
+    sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(label.seq));
+    BindText(s, 3, label.transaction_id);
+    sqlite3_bind_int(s, 4, label.label);
+    sqlite3_bind_int64(s, 5, label.known_at_ms);
+    sqlite3_bind_int64(s, 6, label.received_ms);
 }
 
 void ReadLabel(sqlite3_stmt* s, StoredLabel& label) {
-    label.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    ReadText(s, 1, label.transaction_id);
-    label.label = static_cast<std::int8_t>(sqlite3_column_int(s, 2));
-    label.known_at_ms = sqlite3_column_int64(s, 3);
-    label.received_ms = sqlite3_column_int64(s, 4);
+    label.partition = static_cast<std::uint32_t>(sqlite3_column_int64(s, 0));
+    label.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 1));
+    ReadText(s, 2, label.transaction_id);
+    label.label = static_cast<std::int8_t>(sqlite3_column_int(s, 3));
+    label.known_at_ms = sqlite3_column_int64(s, 4);
+    label.received_ms = sqlite3_column_int64(s, 5);
 }
 
 class SqliteStore final : public Store {
@@ -208,6 +255,7 @@ class SqliteStore final : public Store {
 
     // Sets the PRAGMAs and applies pending migrations.
     Result<void> Init(const SqliteUrl& parsed) {
+        busy_timeout_ms_ = parsed.busy_timeout_ms;
         sqlite3_busy_timeout(db_, parsed.busy_timeout_ms);
         // 4 KiB pages (new databases only; must precede WAL). The live server commits small
         // groups and every WAL frame is a whole page: on scripts/bench/serve.sh's load 4 KiB
@@ -239,7 +287,13 @@ class SqliteStore final : public Store {
         if (transactions.empty() && labels.empty()) return std::size_t{0};
         auto begin = Stmt(kBegin);
         if (!begin) return std::unexpected(begin.error());
-        if (StepOnce(*begin) != SQLITE_DONE) return Fail("append: cannot begin a transaction");
+        // BEGIN IMMEDIATE takes the write lock up front (waiting busy_timeout_ms for another
+        // writer, in this process or another), so a batch never has to upgrade a read lock and
+        // two writers cannot deadlock.
+        const auto deadline = BusyDeadline();
+        if (StepRetryingBusy(*begin, deadline) != SQLITE_DONE) {
+            return Fail("append: cannot begin a transaction");
+        }
         std::size_t inserted = 0;
         // Captures sqlite3_errmsg first, then resets the failed statement and rolls back.
         auto rollback = [&](std::string what, sqlite3_stmt* failed = nullptr) {
@@ -281,7 +335,9 @@ class SqliteStore final : public Store {
         }
         auto commit = Stmt(kCommit);
         if (!commit) return rollback("append: cannot prepare commit");
-        if (StepOnce(*commit) != SQLITE_DONE) return rollback("append: commit failed");
+        if (StepRetryingBusy(*commit, deadline) != SQLITE_DONE) {
+            return rollback("append: commit failed");
+        }
         return inserted;
     }
 
@@ -330,9 +386,12 @@ class SqliteStore final : public Store {
         return out;
     }
 
-    Result<void> ForEachEvent(
-        std::uint64_t after_seq,
-        const std::function<Result<void>(const StoredEvent&)>& visit) override {
+    using Store::ForEachEvent;
+    using Store::ForEachTransactionId;
+    using Store::MaxSeq;
+
+    Result<void> ForEachEvent(std::uint32_t partition, std::uint64_t after_seq,
+                              const EventVisitor& visit) override {
         if (after_seq >= static_cast<std::uint64_t>(std::numeric_limits<sqlite3_int64>::max())) {
             return Ok();  // seqs are stored as signed 64-bit integers: nothing can follow
         }
@@ -342,8 +401,10 @@ class SqliteStore final : public Store {
         if (!labels) return std::unexpected(labels.error());
         StmtLease tx_lease(*txs);
         StmtLease label_lease(*labels);
-        sqlite3_bind_int64(*txs, 1, static_cast<sqlite3_int64>(after_seq));
-        sqlite3_bind_int64(*labels, 1, static_cast<sqlite3_int64>(after_seq));
+        sqlite3_bind_int64(*txs, 1, partition);
+        sqlite3_bind_int64(*txs, 2, static_cast<sqlite3_int64>(after_seq));
+        sqlite3_bind_int64(*labels, 1, partition);
+        sqlite3_bind_int64(*labels, 2, static_cast<sqlite3_int64>(after_seq));
         // Two cursors ordered by seq, merged here. Both are stepped before any visit, so they
         // read one snapshot (the implicit read transaction lasts while either is active).
         StoredEvent tx_event;
@@ -360,7 +421,7 @@ class SqliteStore final : public Store {
             if (tx_rc == SQLITE_DONE && label_rc == SQLITE_DONE) break;
             bool take_tx = label_rc == SQLITE_DONE;
             if (tx_rc == SQLITE_ROW && label_rc == SQLITE_ROW) {
-                take_tx = sqlite3_column_int64(*txs, 0) < sqlite3_column_int64(*labels, 0);
+                take_tx = sqlite3_column_int64(*txs, 1) < sqlite3_column_int64(*labels, 1);
             }
             if (take_tx) {
                 ReadTransaction(*txs, *tx_event.transaction);
@@ -375,11 +436,11 @@ class SqliteStore final : public Store {
         return Ok();
     }
 
-    Result<void> ForEachTransactionId(
-        const std::function<void(std::string_view id, std::uint64_t seq)>& visit) override {
+    Result<void> ForEachTransactionId(std::uint32_t partition, const IdVisitor& visit) override {
         auto s = Stmt(kTxIds);
         if (!s) return std::unexpected(s.error());
         StmtLease lease(*s);
+        sqlite3_bind_int64(*s, 1, partition);
         for (;;) {
             const int rc = sqlite3_step(*s);
             if (rc == SQLITE_DONE) break;
@@ -394,7 +455,16 @@ class SqliteStore final : public Store {
         return Ok();
     }
 
-    Result<std::uint64_t> MaxSeq() override { return QueryInt(kMaxSeq, "cannot read max seq"); }
+    Result<std::uint64_t> MaxSeq(std::uint32_t partition) override {
+        auto s = Stmt(kMaxSeq);
+        if (!s) return std::unexpected(s.error());
+        StmtLease lease(*s);
+        sqlite3_bind_int64(*s, 1, partition);
+        if (sqlite3_step(*s) != SQLITE_ROW) {
+            return Fail("cannot read the max seq of partition " + std::to_string(partition));
+        }
+        return static_cast<std::uint64_t>(sqlite3_column_int64(*s, 0));
+    }
 
     Result<std::uint64_t> CountTransactions() override {
         return QueryInt(kCountTx, "cannot count transactions");
@@ -409,7 +479,7 @@ class SqliteStore final : public Store {
         sqlite3_bind_int64(*s, 3, snapshot.created_ms);
         sqlite3_bind_blob64(*s, 4, snapshot.bytes.data() ? snapshot.bytes.data() : "",
                             snapshot.bytes.size(), SQLITE_STATIC);
-        if (sqlite3_step(*s) != SQLITE_DONE) {
+        if (StepRetryingBusy(*s, BusyDeadline()) != SQLITE_DONE) {
             return Fail("cannot write the snapshot of '" + snapshot.model_key + "'");
         }
         return Ok();
@@ -468,6 +538,26 @@ class SqliteStore final : public Store {
         const int rc = sqlite3_step(s);
         sqlite3_reset(s);
         return rc;
+    }
+
+    std::chrono::steady_clock::time_point BusyDeadline() const {
+        return std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms_);
+    }
+
+    // Steps a statement that returns no rows, retrying while it meets SQLITE_BUSY until
+    // `deadline`. The busy handler (busy_timeout_ms) already waits in most cases; this covers
+    // the ones where SQLite returns SQLITE_BUSY without calling it (e.g. while another process
+    // runs WAL recovery). Leaves the statement reset.
+    static int StepRetryingBusy(sqlite3_stmt* s, std::chrono::steady_clock::time_point deadline) {
+        for (int attempt = 0;; ++attempt) {
+            const int rc = sqlite3_step(s);
+            sqlite3_reset(s);
+            if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) {
+                return rc;
+            }
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(std::min(attempt, 10) * 500 + 100));
+        }
     }
 
     Result<std::uint64_t> QueryInt(StmtId id, std::string what) {
@@ -562,6 +652,7 @@ class SqliteStore final : public Store {
 
     std::string url_;
     sqlite3* db_;
+    int busy_timeout_ms_ = 5000;
     std::array<sqlite3_stmt*, kNumStmts> stmts_{};
 };
 

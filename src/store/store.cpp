@@ -1,9 +1,11 @@
 // OpenStore: picks the implementation from the URL scheme.
 #include "txguard/store/store.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <string>
 
+#include "postgres_store.hpp"
 #include "sqlite_store.hpp"
 #include "store_url.hpp"
 
@@ -12,7 +14,8 @@ namespace store_detail {
 namespace {
 
 constexpr std::string_view kAcceptedSchemes =
-    "sqlite:///abs/path.db, sqlite://rel/path.db, sqlite::memory:";
+    "sqlite:///abs/path.db, sqlite://rel/path.db, sqlite::memory:, "
+    "postgresql://user:pass@host:port/dbname";
 
 Result<void> ApplyQueryOption(std::string_view url, std::string_view option, SqliteUrl& out) {
     const auto eq = option.find('=');
@@ -86,21 +89,95 @@ Result<SqliteUrl> ParseSqliteUrl(std::string_view url) {
     return out;
 }
 
+std::string MaskPassword(std::string_view url) {
+    std::string out(url);
+    const auto scheme_end = out.find("://");
+    if (scheme_end != std::string::npos) {
+        const std::size_t auth_begin = scheme_end + 3;
+        const std::size_t auth_end = std::min(out.find('/', auth_begin), out.find('?', auth_begin));
+        const std::size_t at =
+            out.rfind('@', auth_end == std::string::npos ? out.size() : auth_end);
+        if (at != std::string::npos && at >= auth_begin) {
+            const std::size_t colon = out.find(':', auth_begin);
+            if (colon != std::string::npos && colon < at) {
+                out.replace(colon + 1, at - colon - 1, "***");
+            }
+        }
+    }
+    // password=... in the query string
+    const auto q = out.find('?');
+    if (q != std::string::npos) {
+        std::size_t pos = q + 1;
+        while (pos < out.size()) {
+            std::size_t amp = out.find('&', pos);
+            if (amp == std::string::npos) amp = out.size();
+            if (std::string_view(out).substr(pos, amp - pos).starts_with("password=")) {
+                const std::size_t value = pos + std::string_view("password=").size();
+                out.replace(value, amp - value, "***");
+                amp = value + 3;
+            }
+            pos = amp + 1;
+        }
+    }
+    return out;
+}
+
+Result<PostgresUrl> ParsePostgresUrl(std::string_view url) {
+    PostgresUrl out;
+    out.masked = MaskPassword(url);
+    if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+        return MakeError(ErrorCode::kInvalidArgument,
+                         "store URL " + out.masked + " is not a PostgreSQL URL",
+                         "accepted: " + std::string(kAcceptedSchemes));
+    }
+    const auto q = url.find('?');
+    out.conninfo = std::string(url.substr(0, q));
+    if (q == std::string_view::npos) return out;
+    std::string_view query = url.substr(q + 1);
+    std::string kept;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view option = query.substr(0, amp);
+        const auto eq = option.find('=');
+        const std::string_view key = option.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? "" : option.substr(eq + 1);
+        if (key == "copy_min_rows") {
+            std::size_t n = 0;
+            const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+            if (ec != std::errc() || end != value.data() + value.size() || value.empty() ||
+                n == 0) {
+                return MakeError(ErrorCode::kInvalidArgument,
+                                 "store URL " + out.masked + ": copy_min_rows='" +
+                                     std::string(value) + "' is not a positive integer");
+            }
+            out.copy_min_rows = n;
+        } else if (!option.empty()) {
+            kept += kept.empty() ? "?" : "&";
+            kept += option;
+        }
+        if (amp == std::string_view::npos) break;
+        query = query.substr(amp + 1);
+    }
+    out.conninfo += kept;
+    return out;
+}
+
 }  // namespace store_detail
 
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url) {
     if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-        return MakeError(ErrorCode::kInvalidArgument,
-                         "PostgreSQL store is not built yet (issue 7); use sqlite:///path");
+        auto parsed = store_detail::ParsePostgresUrl(url);
+        if (!parsed) return std::unexpected(parsed.error());
+        return store_detail::OpenPostgresStore(*parsed);
     }
     if (url.starts_with("sqlite:")) {
         auto parsed = store_detail::ParseSqliteUrl(url);
         if (!parsed) return std::unexpected(parsed.error());
         return store_detail::OpenSqliteStore(std::string(url), *parsed);
     }
-    return MakeError(
-        ErrorCode::kInvalidArgument, "store URL '" + std::string(url) + "' has an unknown scheme",
-        "accepted: " + std::string(store_detail::kAcceptedSchemes) + " (postgresql:// is planned)");
+    return MakeError(ErrorCode::kInvalidArgument,
+                     "store URL '" + store_detail::MaskPassword(url) + "' has an unknown scheme",
+                     "accepted: " + std::string(store_detail::kAcceptedSchemes));
 }
 
 }  // namespace txguard

@@ -1,25 +1,50 @@
 #pragma once
 // The store: every accepted transaction with its score and decision, every label, and snapshots
-// of the feature engine's state, in one event sequence. The server and stream workers write it
-// and rebuild their in-memory state from it after a restart (latest snapshot, then a replay of
-// the events after it, in sequence order).
+// of the feature engine's state, in event sequences. The server and stream workers write it and
+// rebuild their in-memory state from it after a restart (latest snapshot, then a replay of the
+// events after it, in sequence order).
 //
-// Implementations are chosen by URL (OpenStore): `sqlite:///abs/path.db`, `sqlite://rel/path.db`,
-// `sqlite::memory:` (the embedded default; WAL mode) and, later, `postgresql://...`.
+// Partitions: stream workers split customers into partitions (hash buckets); each partition has
+// one owner at a time and its own event sequence: `seq` is unique per partition, and replay
+// (ForEachEvent, MaxSeq, ForEachTransactionId) is per partition. The single server uses
+// partition 0 only (the calls without a partition argument). transaction_id is unique across all
+// partitions: Append skips an id already stored in ANY partition, and GetTransaction, GetLabel,
+// Alerts and CountTransactions look at every partition. Snapshots are keyed by model_key alone;
+// a worker encodes its partition into the key.
+//
+// Implementations are chosen by URL (OpenStore):
+//   sqlite:///abs/path.db, sqlite://rel/path.db, sqlite::memory:   embedded (the default; WAL)
+//   postgresql://user:pass@host:port/dbname?opts (or postgres://)  PostgreSQL server (libpqxx)
 // SQLite URLs take query options: `?synchronous=full` (fsync the WAL on every commit) and
-// `?busy_timeout_ms=N` (how long a connection waits for another one's lock; default 5000), e.g.
-// `sqlite:///var/lib/txguard/store.db?synchronous=full&busy_timeout_ms=2000`.
+// `?busy_timeout_ms=N` (how long a writer waits for another connection's or process's lock;
+// default 5000), e.g. `sqlite:///var/lib/txguard/store.db?synchronous=full&busy_timeout_ms=2000`.
+// PostgreSQL URLs are libpq connection URIs (every libpq option passes through, e.g.
+// `sslmode=require`, `connect_timeout=5`) plus one txguard option, `copy_min_rows=N`: batches of
+// at least N transactions are written with COPY through a staging table, smaller ones with
+// multi-row prepared INSERTs (default 16384, i.e. INSERTs for StoreWriter's batches; measured in
+// docs/store-postgres.md). Url() and every message mask the password.
 //
 // Durability (SQLite, WAL mode): with the default synchronous=NORMAL a committed batch survives a
 // crash or SIGKILL of the process; a power loss or OS crash can lose the batches committed since
 // the WAL was last synced (at a checkpoint), though the database stays consistent. With
 // `?synchronous=full` every commit is fsynced and survives power loss too, at a cost per commit.
+// Durability (PostgreSQL): a batch is one database transaction; once Append returns it is as
+// durable as the server's `synchronous_commit` makes it (on, the default: flushed to the server's
+// WAL, and to a synchronous standby if configured; off: a server crash may lose the last few
+// hundred milliseconds of commits, never half a batch).
+//
+// Several processes may write one store at once (stream workers, one per set of partitions):
+// SQLite serialises writers with BEGIN IMMEDIATE and waits up to busy_timeout_ms for the lock;
+// PostgreSQL runs them concurrently. Two writers appending the same transaction_id at once store
+// it once, without an error.
 //
 // The schema is versioned (a `schema_version` table, migrations applied on open; a database from
 // a newer txguard is refused with a reason).
 //
 // Thread safety: a Store object is used by one thread at a time; open one per thread (SQLite WAL
 // lets readers run beside the one writer). StoreWriter (below) owns the writing connection.
+// A ForEachEvent / ForEachTransactionId visitor may read from the Store it is scanning (on
+// PostgreSQL those reads join the scan's snapshot) but must not write to it.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -35,8 +60,9 @@
 namespace txguard {
 
 // One scored transaction. `seq` is the event sequence number the scorer assigned (transactions
-// and labels share one increasing sequence); `fields_json` is the validated request as a JSON
-// object (every field the model's schema takes), enough to replay the transaction exactly.
+// and labels of one partition share one increasing sequence); `fields_json` is the validated
+// request as a JSON object (every field the model's schema takes), enough to replay the
+// transaction exactly.
 struct StoredTransaction {
     std::uint64_t seq = 0;
     std::string transaction_id;
@@ -51,6 +77,9 @@ struct StoredTransaction {
     std::string decision;      // "allow", "review" or "block"
     std::string reasons_json;  // JSON array of {feature, value, contribution}
     std::string model_version;
+    // Whose event sequence `seq` belongs to (0: the single server). Last, so that aggregate
+    // initialisers written before partitions existed still compile and mean partition 0.
+    std::uint32_t partition = 0;
 };
 
 // A confirmed label of a stored transaction.
@@ -60,6 +89,7 @@ struct StoredLabel {
     std::int8_t label = 0;  // 0 genuine, 1 fraud
     std::int64_t known_at_ms = 0;
     std::int64_t received_ms = 0;
+    std::uint32_t partition = 0;  // as in StoredTransaction
 };
 
 // One entry of the event sequence (replay): exactly one of the two is set.
@@ -97,17 +127,33 @@ class Store {
     virtual Result<std::optional<StoredTransaction>> GetTransaction(std::string_view id) = 0;
     // The latest label of a transaction, if any.
     virtual Result<std::optional<StoredLabel>> GetLabel(std::string_view transaction_id) = 0;
-    // Transactions whose decision is not "allow", ordered by ts_ms then seq.
+    // Transactions whose decision is not "allow" (all partitions), ordered by ts_ms, seq,
+    // partition.
     virtual Result<std::vector<StoredTransaction>> Alerts(const AlertQuery& query) = 0;
 
-    // Every event with seq > after_seq in seq order; `visit` returning an error stops the scan
-    // and that error is returned.
-    virtual Result<void> ForEachEvent(
-        std::uint64_t after_seq, const std::function<Result<void>(const StoredEvent&)>& visit) = 0;
-    // Every stored transaction id (the idempotency index after a restart), in seq order.
-    virtual Result<void> ForEachTransactionId(
-        const std::function<void(std::string_view id, std::uint64_t seq)>& visit) = 0;
-    virtual Result<std::uint64_t> MaxSeq() = 0;  // 0 when empty
+    using EventVisitor = std::function<Result<void>(const StoredEvent&)>;
+    using IdVisitor = std::function<void(std::string_view id, std::uint64_t seq)>;
+
+    // Every event of `partition` with seq > after_seq in seq order; `visit` returning an error
+    // stops the scan and that error is returned.
+    virtual Result<void> ForEachEvent(std::uint32_t partition, std::uint64_t after_seq,
+                                      const EventVisitor& visit) = 0;
+    // Every transaction id stored in `partition` (the idempotency index after a restart), in seq
+    // order.
+    virtual Result<void> ForEachTransactionId(std::uint32_t partition, const IdVisitor& visit) = 0;
+    // The highest seq of `partition` (transactions and labels); 0 when it has no events.
+    virtual Result<std::uint64_t> MaxSeq(std::uint32_t partition) = 0;
+
+    // Partition 0 (the single server).
+    Result<void> ForEachEvent(std::uint64_t after_seq, const EventVisitor& visit) {
+        return ForEachEvent(0, after_seq, visit);
+    }
+    Result<void> ForEachTransactionId(const IdVisitor& visit) {
+        return ForEachTransactionId(0, visit);
+    }
+    Result<std::uint64_t> MaxSeq() { return MaxSeq(0); }
+
+    // Every stored transaction, all partitions.
     virtual Result<std::uint64_t> CountTransactions() = 0;
 
     // Keeps the newest snapshot per model_key (older ones may be deleted).
@@ -122,8 +168,9 @@ class Store {
     virtual Result<void> Checkpoint() { return Ok(); }
 };
 
-// Opens (creating and migrating) the store at `url`. Errors name the URL and the reason
-// (unknown scheme, cannot open, newer schema version, ...).
+// Opens (creating and migrating) the store at `url`. Errors name the URL (password masked) and
+// the reason (unknown scheme, cannot open or connect, authentication failed, newer schema
+// version, ...).
 Result<std::unique_ptr<Store>> OpenStore(std::string_view url);
 
 // Group commit off the request's critical path: producers Submit() records and get a callback

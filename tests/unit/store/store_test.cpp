@@ -1,7 +1,11 @@
 #include "txguard/store/store.hpp"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -58,20 +62,63 @@ TEST(StoreUrl, ParsesPathsAndOptions) {
 }
 
 TEST(OpenStore, SchemeErrors) {
-    for (const char* pg : {"postgresql://u:p@localhost/txguard", "postgres://localhost/x"}) {
-        auto r = OpenStore(pg);
-        ASSERT_FALSE(r.has_value());
-        EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-        EXPECT_EQ(r.error().message,
-                  "PostgreSQL store is not built yet (issue 7); use sqlite:///path");
-    }
-    auto r = OpenStore("mysql://localhost/db");
+    auto r = OpenStore("mysql://root:hunter2@localhost/db");
     ASSERT_FALSE(r.has_value());
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
-    EXPECT_NE(r.error().message.find("mysql://localhost/db"), std::string::npos);
+    EXPECT_NE(r.error().message.find("mysql://root:***@localhost/db"), std::string::npos)
+        << r.error().message;
     const std::string all = r.error().ToString();
+    EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
     EXPECT_NE(all.find("sqlite:///"), std::string::npos) << all;
     EXPECT_NE(all.find("sqlite::memory:"), std::string::npos) << all;
+    EXPECT_NE(all.find("postgresql://"), std::string::npos) << all;
+}
+
+TEST(StoreUrl, PostgresUrlsAndPasswordMasking) {
+    using store_detail::MaskPassword;
+    using store_detail::ParsePostgresUrl;
+    EXPECT_EQ(MaskPassword("postgresql://u:secret@h:5432/db"), "postgresql://u:***@h:5432/db");
+    EXPECT_EQ(MaskPassword("postgres://u:p@ss:w@rd@h/db?x=1"), "postgres://u:***@h/db?x=1");
+    EXPECT_EQ(MaskPassword("postgresql://u@h/db"), "postgresql://u@h/db");
+    EXPECT_EQ(MaskPassword("postgresql://h:5432/db"), "postgresql://h:5432/db");
+    EXPECT_EQ(MaskPassword("postgresql:///db?host=/tmp&password=pw&user=u"),
+              "postgresql:///db?host=/tmp&password=***&user=u");
+    auto p = ParsePostgresUrl("postgresql://u:pw@h/db?sslmode=disable&copy_min_rows=128");
+    ASSERT_TRUE(p.has_value()) << p.error().ToString();
+    EXPECT_EQ(p->conninfo, "postgresql://u:pw@h/db?sslmode=disable");  // txguard's option removed
+    EXPECT_EQ(p->masked, "postgresql://u:***@h/db?sslmode=disable&copy_min_rows=128");
+    EXPECT_EQ(p->copy_min_rows, 128u);
+    EXPECT_EQ(ParsePostgresUrl("postgres://h/db")->conninfo, "postgres://h/db");
+    EXPECT_EQ(ParsePostgresUrl("postgres://h/db?copy_min_rows=1")->conninfo, "postgres://h/db");
+    for (const char* bad :
+         {"postgresql://u:pw@h/db?copy_min_rows=0", "postgresql://u:pw@h/db?copy_min_rows=x"}) {
+        auto r = ParsePostgresUrl(bad);
+        ASSERT_FALSE(r.has_value()) << bad;
+        EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+        EXPECT_EQ(r.error().message.find("pw@"), std::string::npos) << r.error().message;
+    }
+}
+
+TEST(OpenStore, PostgresServerDownIsAnErrorNamingTheUrl) {
+    // A port nothing listens on (bound, never listened).
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    const std::string url =
+        "postgresql://u:topsecret@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) +
+        "/db?connect_timeout=5";
+    auto r = OpenStore(url);
+    close(fd);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, ErrorCode::kIo);
+    EXPECT_NE(r.error().message.find("cannot connect to store postgresql://u:***@127.0.0.1:"),
+              std::string::npos)
+        << r.error().message;
+    EXPECT_EQ(r.error().ToString().find("topsecret"), std::string::npos) << r.error().ToString();
 }
 
 TEST(OpenStore, MissingDirectoryAndGarbageFileAreErrors) {
@@ -108,141 +155,6 @@ TEST(OpenStore, RelativePathAndMemory) {
     EXPECT_EQ(*m->CountTransactions(), 1u);
 }
 
-TEST(SqliteStore, RoundTripsEveryField) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    StoredTransaction tx;
-    tx.seq = 42;
-    tx.transaction_id = "tx-\"quoted\"-é";
-    tx.ts_ms = 1522540831250;
-    tx.received_ms = 1700000000123;
-    tx.customer_id = "cust 7";
-    tx.terminal_id = "term\t9";
-    tx.amount = 123.456;
-    tx.fields_json = R"({"amount":123.456,"note":"a\u0000b"})";
-    tx.score = 0.987654321;
-    tx.decision = "block";
-    tx.reasons_json = R"([{"feature":"amount","value":123.456,"contribution":0.3}])";
-    tx.model_version = "iforest-3";
-    std::string with_nul = "x";
-    with_nul.push_back('\0');
-    with_nul += "y";
-    tx.customer_id = with_nul;  // embedded NUL survives (lengths are explicit)
-    auto n = s->Append(std::vector{tx}, std::vector{MakeLabel(43, tx.transaction_id, 1)});
-    ASSERT_TRUE(n.has_value()) << n.error().ToString();
-    EXPECT_EQ(*n, 1u);
-
-    auto got = s->GetTransaction(tx.transaction_id);
-    ASSERT_TRUE(got.has_value());
-    ASSERT_TRUE(got->has_value());
-    const StoredTransaction& g = **got;
-    EXPECT_EQ(g.seq, tx.seq);
-    EXPECT_EQ(g.transaction_id, tx.transaction_id);
-    EXPECT_EQ(g.ts_ms, tx.ts_ms);
-    EXPECT_EQ(g.received_ms, tx.received_ms);
-    EXPECT_EQ(g.customer_id, tx.customer_id);
-    EXPECT_EQ(g.terminal_id, tx.terminal_id);
-    EXPECT_EQ(g.amount, tx.amount);
-    EXPECT_EQ(g.fields_json, tx.fields_json);
-    EXPECT_EQ(g.score, tx.score);
-    EXPECT_EQ(g.decision, tx.decision);
-    EXPECT_EQ(g.reasons_json, tx.reasons_json);
-    EXPECT_EQ(g.model_version, tx.model_version);
-
-    auto label = s->GetLabel(tx.transaction_id);
-    ASSERT_TRUE(label.has_value() && label->has_value());
-    EXPECT_EQ((*label)->seq, 43u);
-    EXPECT_EQ((*label)->transaction_id, tx.transaction_id);
-    EXPECT_EQ((*label)->label, 1);
-    EXPECT_EQ((*label)->known_at_ms, 430);
-    EXPECT_EQ((*label)->received_ms, 431);
-
-    EXPECT_FALSE(s->GetTransaction("nope")->has_value());
-    EXPECT_FALSE(s->GetLabel("nope")->has_value());
-
-    // NaN scores come back as NaN (SQLite keeps NaN as NULL).
-    auto nan_tx = MakeTx(44, "nan");
-    nan_tx.score = std::nan("");
-    ASSERT_TRUE(s->Append(std::vector{nan_tx}, {}).has_value());
-    EXPECT_TRUE(std::isnan((*s->GetTransaction("nan"))->score));
-}
-
-TEST(SqliteStore, DuplicateIdsAreSkippedAndCounted) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    auto n = s->Append(std::vector{MakeTx(1, "a"), MakeTx(2, "b"), MakeTx(3, "a")}, {});
-    ASSERT_TRUE(n.has_value()) << n.error().ToString();
-    EXPECT_EQ(*n, 2u);  // the second "a" in the same batch is skipped
-    n = s->Append(std::vector{MakeTx(4, "b"), MakeTx(5, "c")}, {});
-    ASSERT_TRUE(n.has_value());
-    EXPECT_EQ(*n, 1u);
-    n = s->Append(std::vector{MakeTx(1, "a")}, {});  // exact replay of a stored one
-    ASSERT_TRUE(n.has_value()) << n.error().ToString();
-    EXPECT_EQ(*n, 0u);
-    EXPECT_EQ(*s->CountTransactions(), 3u);
-    EXPECT_EQ((*s->GetTransaction("a"))->seq, 1u);  // the first write wins
-    EXPECT_EQ(*s->MaxSeq(), 5u);
-}
-
-TEST(SqliteStore, FailedBatchIsRolledBackWhole) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    ASSERT_TRUE(s->Append(std::vector{MakeTx(1, "a")}, {}).has_value());
-    // seq 1 again under another id: a scorer bug, refused; nothing of the batch stays.
-    auto r =
-        s->Append(std::vector{MakeTx(2, "b"), MakeTx(1, "z")}, std::vector{MakeLabel(3, "a", 1)});
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, ErrorCode::kIo);
-    EXPECT_NE(r.error().message.find("sqlite::memory:"), std::string::npos) << r.error().message;
-    EXPECT_NE(r.error().message.find("'z'"), std::string::npos) << r.error().message;
-    EXPECT_EQ(*s->CountTransactions(), 1u);
-    EXPECT_FALSE(s->GetTransaction("b")->has_value());
-    EXPECT_FALSE(s->GetLabel("a")->has_value());
-    // The store is still usable afterwards.
-    EXPECT_EQ(*s->Append(std::vector{MakeTx(2, "b")}, {}), 1u);
-}
-
-TEST(SqliteStore, LatestLabelWins) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    ASSERT_TRUE(s->Append(std::vector{MakeTx(1, "a")}, std::vector{MakeLabel(2, "a", 1)}));
-    ASSERT_TRUE(s->Append({}, std::vector{MakeLabel(5, "a", 0), MakeLabel(3, "b", 1)}));
-    ASSERT_TRUE(s->Append({}, std::vector{MakeLabel(4, "a", 1)}));
-    auto l = s->GetLabel("a");
-    ASSERT_TRUE(l.has_value() && l->has_value());
-    EXPECT_EQ((*l)->seq, 5u);  // the highest seq, not the last written
-    EXPECT_EQ((*l)->label, 0);
-    EXPECT_EQ((*s->GetLabel("b"))->label, 1);  // a label may precede its transaction
-    EXPECT_EQ(*s->MaxSeq(), 5u);
-}
-
-TEST(SqliteStore, AlertsOrderSinceAndLimit) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    std::vector<StoredTransaction> txs = {
-        MakeTx(1, "a", 500, "block"), MakeTx(2, "b", 100, "review"), MakeTx(3, "c", 300, "allow"),
-        MakeTx(4, "d", 300, "block"), MakeTx(5, "e", 200, "review"), MakeTx(6, "f", 300, "review"),
-        MakeTx(7, "g", 50, "block"),
-    };
-    ASSERT_TRUE(s->Append(txs, {}));
-    auto ids = [&](AlertQuery q) {
-        std::string out;
-        auto r = s->Alerts(q);
-        EXPECT_TRUE(r.has_value());
-        for (const auto& t : *r) out += t.transaction_id;
-        return out;
-    };
-    EXPECT_EQ(ids({0, 100}), "gbedfa");  // ts_ms, then seq; "c" is allowed
-    EXPECT_EQ(ids({100, 100}), "bedfa");
-    EXPECT_EQ(ids({300, 100}), "dfa");
-    EXPECT_EQ(ids({100, 3}), "bed");
-    EXPECT_EQ(ids({501, 100}), "");
-    EXPECT_EQ(ids({0, 0}), "");
-    auto full = s->Alerts({0, 1});
-    ASSERT_EQ(full->size(), 1u);
-    EXPECT_EQ((*full)[0].fields_json, txs[6].fields_json);
-}
-
 TEST(SqliteStore, AlertsUseThePartialIndex) {
     TempDir dir;
     auto s = MustOpen(dir.Url("s.db"));
@@ -252,7 +164,7 @@ TEST(SqliteStore, AlertsUseThePartialIndex) {
     sqlite3_stmt* st = nullptr;
     ASSERT_EQ(sqlite3_prepare_v2(raw.get(),
                                  "EXPLAIN QUERY PLAN SELECT * FROM transactions WHERE decision != "
-                                 "'allow' AND ts_ms >= 5 ORDER BY ts_ms, seq LIMIT 10",
+                                 "'allow' AND ts_ms >= 5 ORDER BY ts_ms, seq, partition LIMIT 10",
                                  -1, &st, nullptr),
               SQLITE_OK);
     while (sqlite3_step(st) == SQLITE_ROW) {
@@ -262,89 +174,6 @@ TEST(SqliteStore, AlertsUseThePartialIndex) {
     sqlite3_finalize(st);
     EXPECT_NE(plan.find("transactions_alerts"), std::string::npos) << plan;
     EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort
-}
-
-TEST(SqliteStore, ForEachEventMergesBySeqAfterSeq) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    ASSERT_TRUE(s->Append(std::vector{MakeTx(1, "a"), MakeTx(2, "b"), MakeTx(5, "c")},
-                          std::vector{MakeLabel(3, "a", 1), MakeLabel(4, "b", 0)}));
-    ASSERT_TRUE(s->Append(std::vector{MakeTx(7, "d")}, std::vector{MakeLabel(6, "c", 1)}));
-    ASSERT_TRUE(s->Append({}, std::vector{MakeLabel(8, "d", 1), MakeLabel(9, "d", 0)}));
-    auto trace = [&](std::uint64_t after) {
-        std::string out;
-        auto r = s->ForEachEvent(after, [&](const StoredEvent& e) -> Result<void> {
-            EXPECT_NE(e.transaction.has_value(), e.label.has_value());
-            out += std::to_string(e.seq());
-            out +=
-                e.transaction ? "T" + e.transaction->transaction_id : "L" + e.label->transaction_id;
-            out += " ";
-            return Ok();
-        });
-        EXPECT_TRUE(r.has_value());
-        return out;
-    };
-    EXPECT_EQ(trace(0), "1Ta 2Tb 3La 4Lb 5Tc 6Lc 7Td 8Ld 9Ld ");
-    EXPECT_EQ(trace(4), "5Tc 6Lc 7Td 8Ld 9Ld ");
-    EXPECT_EQ(trace(7), "8Ld 9Ld ");
-    EXPECT_EQ(trace(9), "");
-
-    int visited = 0;
-    auto r = s->ForEachEvent(0, [&](const StoredEvent& e) -> Result<void> {
-        ++visited;
-        if (e.seq() == 3) return MakeError(ErrorCode::kCorrupt, "stop at 3");
-        return Ok();
-    });
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
-    EXPECT_EQ(r.error().message, "stop at 3");
-    EXPECT_EQ(visited, 3);
-    EXPECT_EQ(trace(8), "9Ld ");  // the stopped scan left nothing behind
-
-    std::string ids;
-    ASSERT_TRUE(s->ForEachTransactionId([&](std::string_view id, std::uint64_t seq) {
-        ids += std::string(id) + std::to_string(seq);
-    }));
-    EXPECT_EQ(ids, "a1b2c5d7");
-}
-
-TEST(SqliteStore, EmptyStore) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    EXPECT_EQ(*s->MaxSeq(), 0u);
-    EXPECT_EQ(*s->CountTransactions(), 0u);
-    EXPECT_EQ(*s->Append({}, {}), 0u);
-    EXPECT_TRUE(s->Alerts({})->empty());
-    EXPECT_FALSE(s->LatestSnapshot("k")->has_value());
-    int n = 0;
-    EXPECT_TRUE(s->ForEachEvent(0, [&](const StoredEvent&) -> Result<void> {
-        ++n;
-        return Ok();
-    }));
-    EXPECT_EQ(n, 0);
-}
-
-TEST(SqliteStore, SnapshotsPerModelKey) {
-    auto s = MustOpen("sqlite::memory:");
-    ASSERT_TRUE(s);
-    std::string bytes(1000, '\0');
-    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
-    ASSERT_TRUE(s->PutSnapshot({10, "spec-a", bytes, 111}));
-    ASSERT_TRUE(s->PutSnapshot({5, "spec-b", "bee", 112}));
-    ASSERT_TRUE(s->PutSnapshot({20, "spec-a", bytes + "more", 113}));
-    auto a = s->LatestSnapshot("spec-a");
-    ASSERT_TRUE(a.has_value() && a->has_value());
-    EXPECT_EQ((*a)->seq, 20u);
-    EXPECT_EQ((*a)->model_key, "spec-a");
-    EXPECT_EQ((*a)->bytes, bytes + "more");
-    EXPECT_EQ((*a)->created_ms, 113);
-    auto b = s->LatestSnapshot("spec-b");
-    ASSERT_TRUE(b->has_value());
-    EXPECT_EQ((*b)->bytes, "bee");
-    EXPECT_EQ((*b)->seq, 5u);
-    EXPECT_FALSE(s->LatestSnapshot("spec-c")->has_value());
-    ASSERT_TRUE(s->PutSnapshot({21, "spec-c", "", 1}));
-    EXPECT_EQ((*s->LatestSnapshot("spec-c"))->bytes, "");
 }
 
 TEST(SqliteStore, NewerSchemaIsRefused) {
@@ -365,31 +194,100 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
                                      std::to_string(store_detail::SqliteSchemaVersion()));
 }
 
-TEST(SqliteStore, DataSurvivesReopenAndIsSharedBetweenConnections) {
+// A database written by a txguard before partitions (schema version 1) is migrated on open:
+// its events land in partition 0, unchanged, and the seq rules become per partition.
+TEST(SqliteStore, MigratesAVersion1Database) {
     TempDir dir;
-    const std::string url = dir.Url("s.db", "?synchronous=full");
     {
-        auto s = MustOpen(url);
-        ASSERT_TRUE(s);
-        ASSERT_TRUE(
-            s->Append(std::vector{MakeTx(1, "a", 10, "block")}, std::vector{MakeLabel(2, "a", 1)}));
-        ASSERT_TRUE(s->PutSnapshot({2, "k", "state", 3}));
-        auto reader = MustOpen(url);  // a second connection sees the commit
-        ASSERT_TRUE(reader);
-        EXPECT_TRUE((*reader->GetTransaction("a")).has_value());
+        RawDb raw(dir.File("v1.db"));
+        raw.Exec(R"sql(
+PRAGMA journal_mode=WAL;
+CREATE TABLE schema_version(version INTEGER NOT NULL);
+INSERT INTO schema_version VALUES(1);
+CREATE TABLE transactions(
+    seq INTEGER PRIMARY KEY, transaction_id TEXT NOT NULL UNIQUE, ts_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL, customer_id TEXT NOT NULL, terminal_id TEXT NOT NULL,
+    amount REAL, fields_json TEXT NOT NULL, score REAL, decision TEXT NOT NULL,
+    reasons_json TEXT NOT NULL, model_version TEXT NOT NULL);
+CREATE INDEX transactions_alerts ON transactions(ts_ms, seq) WHERE decision != 'allow';
+CREATE TABLE labels(seq INTEGER PRIMARY KEY, transaction_id TEXT NOT NULL,
+    label INTEGER NOT NULL, known_at_ms INTEGER NOT NULL, received_ms INTEGER NOT NULL);
+CREATE INDEX labels_transaction ON labels(transaction_id, seq);
+CREATE TABLE snapshots(model_key TEXT PRIMARY KEY, seq INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL, bytes BLOB NOT NULL);
+INSERT INTO transactions VALUES(1, 'a', 100, 105, 'c1', 't1', 12.5, '{}', NULL, 'block', '[]', 'm1');
+INSERT INTO transactions VALUES(3, 'b', 200, 205, 'c2', 't2', 7.25, '{"x":1}', 0.25, 'allow', '[]', 'm1');
+INSERT INTO labels VALUES(2, 'a', 1, 20, 21);
+INSERT INTO snapshots VALUES('k', 3, 9, x'00ff');
+)sql");
     }
-    {
-        RawDb raw(dir.File("s.db"));
-        EXPECT_EQ(raw.Exec("PRAGMA journal_mode"), "wal");
-    }
-    auto s = MustOpen(url);
+    auto s = MustOpen(dir.Url("v1.db"));
     ASSERT_TRUE(s);
-    EXPECT_EQ(*s->CountTransactions(), 1u);
-    EXPECT_EQ(*s->MaxSeq(), 2u);
-    EXPECT_EQ((*s->GetTransaction("a"))->decision, "block");
-    EXPECT_EQ((*s->GetLabel("a"))->label, 1);
-    EXPECT_EQ((*s->LatestSnapshot("k"))->bytes, "state");
+    {
+        RawDb raw(dir.File("v1.db"));
+        EXPECT_EQ(raw.Exec("SELECT version FROM schema_version"),
+                  std::to_string(store_detail::SqliteSchemaVersion()));
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM schema_version"), "1");
+    }
+    auto a = s->GetTransaction("a");
+    ASSERT_TRUE(a.has_value() && a->has_value());
+    EXPECT_EQ((*a)->partition, 0u);
+    EXPECT_EQ((*a)->seq, 1u);
+    EXPECT_EQ((*a)->amount, 12.5);
+    EXPECT_TRUE(std::isnan((*a)->score));
+    EXPECT_EQ((*s->GetTransaction("b"))->fields_json, R"({"x":1})");
+    EXPECT_EQ((*s->GetLabel("a"))->known_at_ms, 20);
+    EXPECT_EQ((*s->LatestSnapshot("k"))->bytes, std::string("\0\xff", 2));
+    std::string trace;
+    ASSERT_TRUE(s->ForEachEvent(0, [&](const StoredEvent& e) -> Result<void> {
+        trace += std::to_string(e.seq()) + (e.transaction ? "T" : "L");
+        return Ok();
+    }));
+    EXPECT_EQ(trace, "1T2L3T");
+    EXPECT_EQ(*s->MaxSeq(), 3u);
     EXPECT_EQ(s->Alerts({})->size(), 1u);
+    // Now seq 1 is free in partition 1, taken in partition 0; ids stay globally unique.
+    EXPECT_EQ(*s->Append(std::vector{[] {
+                             auto t = MakeTx(1, "c");
+                             t.partition = 1;
+                             return t;
+                         }()},
+                         {}),
+              1u);
+    EXPECT_FALSE(s->Append(std::vector{MakeTx(1, "d")}, {}).has_value());
+    EXPECT_EQ(*s->Append(std::vector{MakeTx(4, "a")}, {}), 0u);
+    s.reset();
+    EXPECT_TRUE(MustOpen(dir.Url("v1.db")));  // reopening a migrated database is a no-op
+}
+
+// Replay of one partition walks the (partition, seq) indexes: no sort, no full scan.
+TEST(SqliteStore, PartitionQueriesUseTheSeqIndexes) {
+    TempDir dir;
+    auto s = MustOpen(dir.Url("s.db"));
+    ASSERT_TRUE(s);
+    RawDb raw(dir.File("s.db"));
+    auto plan = [&](const std::string& sql) {
+        std::string out;
+        sqlite3_stmt* st = nullptr;
+        EXPECT_EQ(
+            sqlite3_prepare_v2(raw.get(), ("EXPLAIN QUERY PLAN " + sql).c_str(), -1, &st, nullptr),
+            SQLITE_OK);
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            out += reinterpret_cast<const char*>(sqlite3_column_text(st, 3));
+            out += "\n";
+        }
+        sqlite3_finalize(st);
+        return out;
+    };
+    for (const auto& [sql, index] : std::vector<std::pair<std::string, std::string>>{
+             {"SELECT * FROM transactions WHERE partition = 1 AND seq > 5 ORDER BY seq",
+              "transactions_seq"},
+             {"SELECT * FROM labels WHERE partition = 1 AND seq > 5 ORDER BY seq", "labels_seq"},
+             {"SELECT max(seq) FROM labels WHERE partition = 1", "labels_seq"}}) {
+        const std::string p = plan(sql);
+        EXPECT_NE(p.find(index), std::string::npos) << sql << "\n" << p;
+        EXPECT_EQ(p.find("TEMP B-TREE"), std::string::npos) << sql << "\n" << p;
+    }
 }
 
 // Measures Append (batches of 1000 transactions, ~200-byte fields_json, file database) and the

@@ -5,10 +5,14 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <string>
 
+#include "support/postgres_server.hpp"
 #include "txguard/store/store.hpp"
 
 namespace txguard::store_test {
@@ -36,6 +40,52 @@ class TempDir {
   private:
     std::string path_;
 };
+
+// One PostgreSQL server per test binary, started by the first test that asks for it and
+// stopped when the binary ends (a gtest global environment), so SQLite-only runs never pay for
+// it.
+class PostgresEnvironment : public ::testing::Environment {
+  public:
+    static test::PostgresServer& Server() {
+        std::lock_guard lock(mu_);
+        if (!server_) server_ = std::make_unique<test::PostgresServer>();
+        return *server_;
+    }
+    void TearDown() override {
+        std::lock_guard lock(mu_);
+        server_.reset();
+    }
+
+  private:
+    static inline std::mutex mu_;
+    static inline std::unique_ptr<test::PostgresServer> server_;
+};
+
+inline const bool kPostgresEnvironmentRegistered = [] {
+    ::testing::AddGlobalTestEnvironment(new PostgresEnvironment);
+    return true;
+}();
+
+enum class Backend { kSqlite, kPostgres };
+
+inline std::string BackendName(Backend b) { return b == Backend::kSqlite ? "Sqlite" : "Postgres"; }
+
+// A new, empty store of the given kind: its URL (a file in `dir` for SQLite, a new database on
+// the test server for PostgreSQL). Fails the test (returns "") when PostgreSQL is missing.
+inline std::string FreshStoreUrl(Backend backend, const TempDir& dir,
+                                 const std::string& query = "") {
+    static std::atomic<int> counter{0};
+    const int n = counter++;
+    if (backend == Backend::kSqlite) return dir.Url("store" + std::to_string(n) + ".db", query);
+    auto& pg = PostgresEnvironment::Server();
+    EXPECT_TRUE(pg.ok()) << pg.error();
+    if (!pg.ok()) return "";
+    const std::string db = "t" + std::to_string(getpid()) + "_" + std::to_string(n);
+    const std::string url = pg.CreateDatabase(db);
+    EXPECT_FALSE(url.empty()) << pg.error();
+    if (url.empty()) return "";
+    return url + query;
+}
 
 inline StoredTransaction MakeTx(std::uint64_t seq, std::string id, std::int64_t ts_ms = 0,
                                 std::string decision = "allow") {

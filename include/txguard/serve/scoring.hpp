@@ -1,0 +1,92 @@
+#pragma once
+// The live scoring core shared by the HTTP service (service.hpp) and the stream workers
+// (txguard/stream/worker.hpp): a served model with its thresholds and request parser, and the
+// steps from a validated request to a stored record — engine input (late events at their
+// entities' latest time), model score, decision, reasons, the store's record. One place for
+// these steps, so a transaction scored over HTTP and one scored from a stream get the same answer.
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "txguard/core/matrix.hpp"
+#include "txguard/core/result.hpp"
+#include "txguard/features/feature_engine.hpp"
+#include "txguard/model/bundle.hpp"
+#include "txguard/serve/request.hpp"
+#include "txguard/store/store.hpp"
+
+namespace txguard {
+
+struct ScoringOptions {
+    std::optional<double> review_threshold;  // default: the model's alert threshold
+    std::optional<double> block_threshold;   // default: the model's block threshold
+    std::size_t reasons = 3;                 // top features per decision (0: none)
+    bool reasons_for_all = false;            // false: reasons for review/block decisions only
+    RequestLimits limits;
+};
+
+// A loaded model and everything derived from it; immutable once built (the server swaps it whole
+// on reload).
+struct ScoringModel {
+    ModelBundle bundle;
+    std::string path;
+    std::string version;   // "<detector>-<16 hex of the file's hash>"
+    std::string spec_key;  // what engine state belongs to: the hash of the feature spec's JSON
+    std::vector<std::string> input_names;
+    std::size_t num_features = 0;
+    double review = 0.0;
+    double block = 0.0;
+    bool has_reasons = false;
+    std::size_t reasons = 3;
+    bool reasons_for_all = false;
+    RequestParser parser;
+
+    ScoringModel(ModelBundle b, const RequestLimits& limits)
+        : bundle(std::move(b)), parser(bundle.features, limits) {}
+};
+
+// Loads a bundle for live scoring; refuses models without per-entity features over time.
+Result<std::shared_ptr<const ScoringModel>> LoadScoringModel(const std::string& path,
+                                                             const ScoringOptions& options);
+
+// "allow", "review" or "block" by the model's thresholds.
+const char* Decide(const ScoringModel& m, double score);
+
+// The top-k feature contributions of one model input row as a JSON array
+// [{"feature","value","contribution"}, ...] ("[]" when the detector has none).
+std::string Reasons(const ScoringModel& m, std::span<const double> input);
+// Reasons when the decision asks for them (every decision with reasons_for_all), else "[]".
+std::string ReasonsFor(const ScoringModel& m, const char* decision, std::span<const double> input);
+
+// The engine input of a request with sequence number `seq`. A transaction older than its
+// entities' latest is processed at that latest time (FeatureEngine::LatestTime); *late tells.
+TxInput EngineInput(FeatureEngine& engine, const TxRequest& req, std::uint64_t seq,
+                    bool* late = nullptr);
+
+// Model scores of feature rows (the engine's output): writes scores and returns the model's
+// input rows (features plus hybrid scores), which Reasons reads.
+Result<Matrix> ScoreFeatureRows(const ScoringModel& m, MatrixView features,
+                                std::span<double> scores);
+
+// The store's record of a scored transaction.
+StoredTransaction MakeRecord(const ScoringModel& m, const TxRequest& req, const TxInput& in,
+                             double score, const char* decision, std::string reasons,
+                             std::int64_t received_ms);
+
+// Replays a stored transaction into the engine exactly as it was processed live (its stored
+// request re-parsed by the model's rules, its stored sequence number); returns its engine input.
+Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringModel& m,
+                                        const StoredTransaction& stored, std::span<double> row);
+
+// The stored part of a score answer: {"transaction_id","score","decision","reasons",
+// "model_version" — without the closing brace (the HTTP answer appends latency_us).
+std::string ScoreBody(std::string_view id, double score, std::string_view decision,
+                      std::string_view reasons_json, std::string_view model_version);
+
+std::int64_t WallClockMs();
+
+}  // namespace txguard

@@ -1,0 +1,296 @@
+#include "txguard/stream/worker.hpp"
+
+#include <cstdio>
+#include <map>
+#include <thread>
+#include <unordered_set>
+
+#include "txguard/features/feature_engine.hpp"
+
+namespace txguard {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct PartitionState {
+    std::unique_ptr<FeatureEngine> engine;
+    std::uint64_t last_seq = 0;
+    std::uint64_t since_snapshot = 0;
+    std::unordered_set<std::string> ids;  // stored transaction ids of the partition
+};
+
+class Worker {
+  public:
+    Worker(const StreamWorkerOptions& o, StreamTransport& t, std::shared_ptr<const ScoringModel> m,
+           std::unique_ptr<Store> store)
+        : o_(o), t_(t), m_(std::move(m)), store_(std::move(store)) {}
+
+    Result<StreamWorkerStats> Run(const std::atomic<bool>& stop) {
+        const auto start = Clock::now();
+        auto last_hb = Clock::time_point{};
+        while (!stop.load()) {
+            if (Clock::now() - last_hb >= o_.heartbeat) {
+                TXG_RETURN_IF_ERROR(Heartbeat());
+                last_hb = Clock::now();
+            }
+            auto entries = t_.Read(o_.batch, o_.block);
+            if (!entries) return std::unexpected(entries.error());
+            if (entries->empty()) {
+                if (t_.Owned().empty()) std::this_thread::sleep_for(o_.block);
+                continue;
+            }
+            TXG_RETURN_IF_ERROR(Process(*entries));
+        }
+        // Clean shutdown: everything read is committed (Process returned); save and hand over.
+        for (auto& [p, st] : parts_) TXG_RETURN_IF_ERROR(Snapshot(p, st));
+        TXG_RETURN_IF_ERROR(t_.Leave());
+        stats_.released += parts_.size();
+        parts_.clear();
+        stats_.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+        return stats_;
+    }
+
+  private:
+    void Log(const std::string& s) {
+        if (!o_.quiet) std::fprintf(stderr, "txguard stream: %s\n", s.c_str());
+    }
+
+    std::string SnapshotKey(std::uint32_t p) const {
+        return m_->spec_key + ":partition:" + std::to_string(p) + "/" +
+               std::to_string(t_.Partitions());
+    }
+
+    Result<void> Heartbeat() {
+        auto ch = t_.Heartbeat();
+        if (!ch) return std::unexpected(ch.error());
+        for (auto p : ch->lost) {
+            parts_.erase(p);
+            ++stats_.lost;
+            Log("lost partition " + std::to_string(p) + " (lease expired)");
+        }
+        for (auto p : ch->release) {
+            if (auto it = parts_.find(p); it != parts_.end()) {
+                TXG_RETURN_IF_ERROR(Snapshot(p, it->second));
+                parts_.erase(it);
+            }
+            TXG_RETURN_IF_ERROR(t_.Release(p));
+            ++stats_.released;
+            Log("handed over partition " + std::to_string(p));
+        }
+        for (auto p : ch->acquired) {
+            const auto t0 = Clock::now();
+            const std::uint64_t before = stats_.replayed;
+            TXG_RETURN_IF_ERROR(Restore(p));
+            auto pending = t_.ClaimPending(p);
+            if (!pending) return std::unexpected(pending.error());
+            ++stats_.acquired;
+            Log("took partition " + std::to_string(p) + ": " +
+                std::to_string(stats_.replayed - before) + " stored events replayed, " +
+                std::to_string(pending->size()) + " pending entries claimed (" +
+                std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) + " s)");
+            if (!pending->empty()) TXG_RETURN_IF_ERROR(Process(*pending));
+        }
+        return Ok();
+    }
+
+    Result<void> Restore(std::uint32_t p) {
+        PartitionState st;
+        st.engine = std::make_unique<FeatureEngine>(m_->bundle.features);
+        std::uint64_t from = 0;
+        auto snap = store_->LatestSnapshot(SnapshotKey(p));
+        if (!snap) return std::unexpected(snap.error());
+        if (*snap) {
+            TXG_RETURN_IF_ERROR(st.engine->Restore((*snap)->bytes));
+            from = (*snap)->seq;
+        }
+        TXG_RETURN_IF_ERROR(store_->ForEachTransactionId(
+            p, [&](std::string_view id, std::uint64_t) { st.ids.emplace(id); }));
+        std::vector<double> row(m_->num_features);
+        TXG_RETURN_IF_ERROR(
+            store_->ForEachEvent(p, from, [&](const StoredEvent& ev) -> Result<void> {
+                if (!ev.transaction) return Ok();  // workers store no labels
+                auto in = ReplayStoredTransaction(*st.engine, *m_, *ev.transaction, row);
+                if (!in) return std::unexpected(in.error());
+                ++stats_.replayed;
+                return Ok();
+            }));
+        auto max_seq = store_->MaxSeq(p);
+        if (!max_seq) return std::unexpected(max_seq.error());
+        st.last_seq = *max_seq;
+        parts_[p] = std::move(st);
+        return Ok();
+    }
+
+    Result<void> Snapshot(std::uint32_t p, PartitionState& st) {
+        StoredSnapshot snap;
+        snap.seq = st.last_seq;  // every event up to it is committed (Process appends first)
+        snap.model_key = SnapshotKey(p);
+        snap.bytes = st.engine->Snapshot();
+        snap.created_ms = WallClockMs();
+        st.since_snapshot = 0;
+        return store_->PutSnapshot(snap);
+    }
+
+    std::string Output(const StoredTransaction& r) const {
+        return ScoreBody(r.transaction_id, r.score, r.decision, r.reasons_json, r.model_version) +
+               "}";
+    }
+    bool Publishes(std::string_view decision) const {
+        return o_.publish_all || decision != "allow";
+    }
+
+    // Entries in stream order per partition (the transport returns them so).
+    Result<void> Process(const std::vector<StreamEntry>& entries) {
+        std::map<std::uint32_t, std::vector<const StreamEntry*>> by_part;
+        for (const auto& e : entries) by_part[e.partition].push_back(&e);
+        std::vector<StoredTransaction> records;
+        std::vector<StreamTransport::Commit> commits;
+        std::vector<std::pair<std::uint32_t, std::size_t>> counts;
+        const std::int64_t now = WallClockMs();
+        for (auto& [p, list] : by_part) {
+            auto it = parts_.find(p);
+            if (it == parts_.end()) continue;  // lost meanwhile: the new owner gets them
+            PartitionState& st = it->second;
+            StreamTransport::Commit c;
+            c.partition = p;
+            Matrix rows(list.size(), m_->num_features);
+            std::vector<TxRequest> reqs;
+            std::vector<TxInput> inputs;
+            reqs.reserve(list.size());
+            inputs.reserve(list.size());
+            for (const StreamEntry* e : list) {
+                c.ids.push_back(e->id);
+                auto req = m_->parser.ParseTransaction(e->payload);
+                if (!req) {
+                    c.dead.push_back(
+                        {e->id,
+                         (req.error().field.empty() ? std::string() : req.error().field + ": ") +
+                             req.error().message});
+                    continue;
+                }
+                if (t_.Partitions() > 1 && PartitionOf(req->customer_id(), t_.Partitions()) != p) {
+                    c.dead.push_back(
+                        {e->id,
+                         "customer_id " + req->customer_id() + " belongs to partition " +
+                             std::to_string(PartitionOf(req->customer_id(), t_.Partitions()))});
+                    continue;
+                }
+                if (st.ids.count(req->transaction_id)) {
+                    ++stats_.duplicates;
+                    if (e->redelivered) {
+                        // Stored by an owner that died before acknowledging (and therefore
+                        // before publishing): publish it now, from the store.
+                        auto stored = store_->GetTransaction(req->transaction_id);
+                        if (!stored) return std::unexpected(stored.error());
+                        if (*stored && Publishes((*stored)->decision))
+                            c.outputs.push_back({(*stored)->transaction_id, Output(**stored)});
+                    }
+                    continue;
+                }
+                TxInput in = EngineInput(*st.engine, *req, st.last_seq + 1);
+                if (auto r = st.engine->Process(in, rows.Row(reqs.size())); !r) {
+                    c.dead.push_back({e->id, "timestamp: " + r.error().message});
+                    continue;
+                }
+                st.last_seq = in.seq;
+                st.ids.insert(req->transaction_id);
+                inputs.push_back(in);
+                reqs.push_back(std::move(*req));
+            }
+            const std::size_t n = reqs.size();
+            if (n > 0) {
+                std::vector<double> scores(n);
+                auto model_in =
+                    ScoreFeatureRows(*m_, MatrixView{rows.data(), n, rows.cols()}, scores);
+                if (!model_in) return std::unexpected(model_in.error());
+                for (std::size_t j = 0; j < n; ++j) {
+                    const char* decision = Decide(*m_, scores[j]);
+                    inputs[j].extras = reqs[j].extras;
+                    StoredTransaction rec =
+                        MakeRecord(*m_, reqs[j], inputs[j], scores[j], decision,
+                                   ReasonsFor(*m_, decision, model_in->Row(j)), now);
+                    rec.partition = p;
+                    if (Publishes(decision)) c.outputs.push_back({rec.transaction_id, Output(rec)});
+                    records.push_back(std::move(rec));
+                }
+            }
+            counts.emplace_back(p, n);
+            stats_.dead_letters += c.dead.size();
+            commits.push_back(std::move(c));
+        }
+        if (!records.empty()) {
+            auto appended = store_->Append(records, {});
+            if (!appended) return std::unexpected(appended.error());
+        }
+        auto ok = t_.CommitAll(commits);
+        if (!ok) return std::unexpected(ok.error());
+        for (std::size_t i = 0; i < commits.size(); ++i) {
+            const std::uint32_t p = commits[i].partition;
+            if (!(*ok)[i]) {
+                // Taken over while this batch ran: the new owner publishes and acknowledges.
+                parts_.erase(p);
+                ++stats_.lost;
+                Log("lost partition " + std::to_string(p) + " while committing");
+                continue;
+            }
+            stats_.published += commits[i].outputs.size();
+        }
+        for (auto [p, n] : counts) {
+            stats_.scored += n;
+            auto it = parts_.find(p);
+            if (it == parts_.end()) continue;
+            it->second.since_snapshot += n;
+            if (o_.snapshot_every > 0 && it->second.since_snapshot >= o_.snapshot_every)
+                TXG_RETURN_IF_ERROR(Snapshot(p, it->second));
+        }
+        return Ok();
+    }
+
+    const StreamWorkerOptions& o_;
+    StreamTransport& t_;
+    std::shared_ptr<const ScoringModel> m_;
+    std::unique_ptr<Store> store_;
+    std::map<std::uint32_t, PartitionState> parts_;
+    StreamWorkerStats stats_;
+};
+
+}  // namespace
+
+std::string StreamWorkerStats::ToJson() const {
+    auto u = [](std::uint64_t v) { return std::to_string(v); };
+    return "{\"scored\":" + u(scored) + ",\"published\":" + u(published) +
+           ",\"duplicates\":" + u(duplicates) + ",\"dead_letters\":" + u(dead_letters) +
+           ",\"replayed\":" + u(replayed) + ",\"partitions_acquired\":" + u(acquired) +
+           ",\"partitions_released\":" + u(released) + ",\"partitions_lost\":" + u(lost) +
+           ",\"seconds\":" + std::to_string(seconds) + "}";
+}
+
+std::string PartitionBlocker(const FeatureSpec& spec) {
+    for (const auto& e : spec.entities)
+        if (e.key != KeyField::kCustomer)
+            return "its features \"" + e.name + "_*\" keep state per " + KeyFieldName(e.key) +
+                   ", which a customer-partitioned worker sees only in part";
+    return "";
+}
+
+Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
+                                          StreamTransport& transport,
+                                          const std::atomic<bool>& stop) {
+    auto m = LoadScoringModel(options.model_path, options.scoring);
+    if (!m) return std::unexpected(m.error());
+    if (transport.Partitions() > 1) {
+        if (auto why = PartitionBlocker((*m)->bundle.features); !why.empty())
+            return MakeError(
+                ErrorCode::kIncompatible,
+                "model " + options.model_path + " cannot be scored by customer partitions: " + why,
+                "train it with features keyed on the customer only (e.g. --features basic), "
+                "or use a stream with --partitions 1 (one active worker, the others standing by)");
+    }
+    auto store = OpenStore(options.db_url);
+    if (!store) return std::unexpected(store.error());
+    Worker w(options, transport, *m, std::move(*store));
+    return w.Run(stop);
+}
+
+}  // namespace txguard
