@@ -7,6 +7,7 @@
 #include <iterator>
 
 #include "json_text.hpp"
+#include "txguard/core/bytes.hpp"
 #include "txguard/model/pipeline.hpp"
 
 namespace txguard {
@@ -17,16 +18,6 @@ std::string Hex16(std::uint64_t v) {
     char buf[17];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
     return buf;
-}
-
-// FNV-1a, 64 bit: a stable content hash (std::hash is not stable across builds).
-std::uint64_t Fnv1a(std::string_view bytes) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : bytes) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return h;
 }
 
 }  // namespace
@@ -50,8 +41,8 @@ Result<std::shared_ptr<const ScoringModel>> LoadScoringModel(const std::string& 
                          "serve a model trained on transactions with timestamps and customers");
     auto m = std::make_shared<ScoringModel>(std::move(*bundle), options.limits);
     m->path = path;
-    m->version = m->bundle.detector_name + "-" + Hex16(Fnv1a(bytes));
-    m->spec_key = Hex16(Fnv1a(FeatureSpecToJson(m->bundle.features)));
+    m->version = m->bundle.detector_name + "-" + Hex16(Fnv1a64(bytes));
+    m->spec_key = Hex16(Fnv1a64(FeatureSpecToJson(m->bundle.features)));
     m->input_names = ModelInputNames(m->bundle);
     m->num_features = m->bundle.features.Size();
     m->review = options.review_threshold.value_or(m->bundle.threshold);

@@ -7,18 +7,14 @@
 #include <charconv>
 #include <unordered_map>
 
+#include "txguard/core/bytes.hpp"
 #include "txguard/stream/redis.hpp"
 #include "txguard/stream/transport.hpp"
 
 namespace txguard {
 
 std::uint32_t PartitionOf(std::string_view key, std::uint32_t partitions) {
-    std::uint64_t h = 1469598103934665603ull;
-    for (unsigned char c : key) {
-        h ^= c;
-        h *= 1099511628211ull;
-    }
-    return partitions == 0 ? 0 : static_cast<std::uint32_t>(h % partitions);
+    return partitions == 0 ? 0 : static_cast<std::uint32_t>(Fnv1a64(key) % partitions);
 }
 
 std::string PartitionStreamName(std::string_view stream, std::uint32_t partition) {

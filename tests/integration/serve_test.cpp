@@ -21,6 +21,7 @@
 
 #include "integration/http_client.hpp"
 #include "serve_request_json.hpp"
+#include "support/child_process.hpp"
 #include "txguard/core/time.hpp"
 #include "txguard/model/bundle.hpp"
 #include "txguard/model/pipeline.hpp"
@@ -44,42 +45,26 @@ struct TempDir {
     ~TempDir() { fs::remove_all(path); }
 };
 
-// A `txguard serve` child process; its stderr goes to a log file.
+// A `txguard serve` child process; its output goes to a log file.
 class Server {
   public:
     Server(const std::string& model, const std::string& db, const fs::path& log,
            std::vector<std::string> extra = {}) {
-        log_ = log;
         std::vector<std::string> args = {TXGUARD_BINARY, "serve", "--model",   model, "--db", db,
                                          "--port",       "0",     "--threads", "2"};
         args.insert(args.end(), extra.begin(), extra.end());
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-            ::dup2(fd, 2);
-            ::dup2(fd, 1);
-            std::vector<char*> argv;
-            for (auto& a : args) argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execv(argv[0], argv.data());
-            ::_exit(127);
-        }
+        fs::remove(log);
+        child_ = std::make_unique<testing::ChildProcess>(args, log);
         // Wait for "listening on http://127.0.0.1:PORT".
+        const std::string banner = "listening on http://127.0.0.1:";
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
         while (std::chrono::steady_clock::now() < deadline) {
-            std::ifstream in(log);
-            std::stringstream ss;
-            ss << in.rdbuf();
-            const std::string text = ss.str();
-            const auto at = text.find("listening on http://127.0.0.1:");
-            if (at != std::string::npos) {
-                port_ = static_cast<std::uint16_t>(std::stoi(
-                    text.substr(at + std::string("listening on http://127.0.0.1:").size())));
+            const std::string text = child_->Log();
+            if (const auto at = text.find(banner); at != std::string::npos) {
+                port_ = static_cast<std::uint16_t>(std::stoi(text.substr(at + banner.size())));
                 return;
             }
-            int status = 0;
-            if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-                pid_ = -1;
+            if (!child_->Running()) {
                 ADD_FAILURE() << "txguard serve exited early:\n" << text;
                 return;
             }
@@ -87,38 +72,16 @@ class Server {
         }
         ADD_FAILURE() << "txguard serve did not start";
     }
-    ~Server() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
     std::uint16_t port() const { return port_; }
     bool ok() const { return port_ != 0; }
-    void Kill() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        pid_ = -1;
-    }
+    void Kill() { child_->Kill(); }
     // SIGTERM; returns the exit status (or -1).
-    int Terminate() {
-        ::kill(pid_, SIGTERM);
-        int status = 0;
-        ::waitpid(pid_, &status, 0);
-        pid_ = -1;
-        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    }
-    std::string Log() const {
-        std::ifstream in(log_);
-        std::stringstream ss;
-        ss << in.rdbuf();
-        return ss.str();
-    }
+    int Terminate() { return child_->Terminate(std::chrono::seconds(120)); }
+    std::string Log() const { return child_->Log(); }
 
   private:
-    pid_t pid_ = -1;
+    std::unique_ptr<testing::ChildProcess> child_;
     std::uint16_t port_ = 0;
-    fs::path log_;
 };
 
 const TransactionTable& Table() {

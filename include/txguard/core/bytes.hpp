@@ -12,6 +12,17 @@
 
 namespace txguard {
 
+// FNV-1a, 64 bit: a content hash that is stable across builds, processes and machines (std::hash
+// is not), for model versions, spec keys and stream partitions.
+inline std::uint64_t Fnv1a64(std::string_view bytes) {
+    std::uint64_t h = 1469598103934665603ull;
+    for (unsigned char c : bytes) {
+        h ^= c;
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
 class ByteWriter {
   public:
     template <class T>
