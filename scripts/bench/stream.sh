@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 chmod 755 "$out"
 
-zcat "$data" | head -n $((rows + 1)) > "$out/tx.csv"
+zcat "$data" 2>/dev/null | head -n $((rows + 1)) > "$out/tx.csv" || true  # zcat stops on SIGPIPE
 $txg --quiet train --data "$out/tx.csv" --schema handbook --detector iforest \
   --features scripts/bench/customer_features.json -o "$out/m.txg" >/dev/null
 
@@ -79,11 +79,11 @@ for mode in drain end-to-end; do
     t0=$(now_ms)
     if [ "$mode" = drain ]; then
       $txg --quiet replay --data "$out/tx.csv" --redis "$redis" --stream "$stream" --partitions 6 \
-        --model "$out/m.txg" >/dev/null
+        --model "$out/m.txg" >/dev/null 2>>"$out/replay.log"
       t0=$(now_ms)
     else
       $txg --quiet replay --data "$out/tx.csv" --redis "$redis" --stream "$stream" --partitions 6 \
-        --model "$out/m.txg" >/dev/null &
+        --model "$out/m.txg" >/dev/null 2>>"$out/replay.log" &
       pids+=($!)
     fi
     wp=()

@@ -93,9 +93,11 @@ struct Fixture {
 
 std::vector<std::string> WorkerArgs(const Fixture& f, const std::string& redis,
                                     const std::string& db, const std::string& name) {
-    return {TXGUARD_BINARY, "stream",  "--model",    f.model.string(), "--redis", redis,   "--in",
-            "tx",           "--group", "scorers",    "--consumer",     name,      "--out", "alerts",
-            "--db",         db,        "--lease-ms", "1500",           "--batch", "500"};
+    return {TXGUARD_BINARY, "stream", "--model", f.model.string(), "--redis", redis, "--in", "tx",
+            "--group", "scorers", "--consumer", name, "--out", "alerts", "--db", db, "--lease-ms",
+            "1500", "--batch", "500",
+            // Both sides name the partition count: workers may start before the producer.
+            "--partitions", std::to_string(kPartitions)};
 }
 
 std::uint64_t StoredCount(const std::string& db) {

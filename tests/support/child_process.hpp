@@ -3,6 +3,7 @@
 // a log file; killed with SIGKILL if still running when the object goes.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@ class ChildProcess {
     ChildProcess(std::vector<std::string> args, std::filesystem::path log) : log_(std::move(log)) {
         pid_ = ::fork();
         if (pid_ == 0) {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
             const int fd = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
             ::dup2(fd, 1);
             ::dup2(fd, 2);
