@@ -221,7 +221,24 @@ class Worker {
         }
         if (!records.empty()) {
             auto appended = store_->Append(records, {});
-            if (!appended) return std::unexpected(appended.error());
+            if (!appended) {
+                // Typically a (partition, seq) clash: an owner that lost a partition while its
+                // batch ran committed that batch after this worker had restored the partition.
+                // Nothing of this batch is stored or acknowledged: drop these partitions' state
+                // and leases; taking them again restores from the store (which now holds the
+                // other batch) and their entries come back as pending. Persistent failures end
+                // the worker.
+                if (++failed_appends_ > 5) return std::unexpected(appended.error());
+                Log("store append failed, giving the batch's partitions up to restore them: " +
+                    appended.error().message);
+                for (const auto& c : commits) {
+                    parts_.erase(c.partition);
+                    TXG_RETURN_IF_ERROR(t_.Release(c.partition));
+                    ++stats_.lost;
+                }
+                return Ok();
+            }
+            failed_appends_ = 0;
         }
         auto ok = t_.CommitAll(commits);
         if (!ok) return std::unexpected(ok.error());
@@ -253,6 +270,7 @@ class Worker {
     std::unique_ptr<Store> store_;
     std::map<std::uint32_t, PartitionState> parts_;
     StreamWorkerStats stats_;
+    int failed_appends_ = 0;  // consecutive
 };
 
 }  // namespace

@@ -95,7 +95,7 @@ std::vector<std::string> WorkerArgs(const Fixture& f, const std::string& redis,
                                     const std::string& db, const std::string& name) {
     return {TXGUARD_BINARY, "stream", "--model", f.model.string(), "--redis", redis, "--in", "tx",
             "--group", "scorers", "--consumer", name, "--out", "alerts", "--db", db, "--lease-ms",
-            "1500", "--batch", "500",
+            "4000", "--batch", "200",
             // Both sides name the partition count: workers may start before the producer.
             "--partitions", std::to_string(kPartitions)};
 }
