@@ -11,9 +11,12 @@ std::atomic<int> g_enabled{-1};  // -1: decide by isatty
 
 void Progress::SetEnabled(bool enabled) { g_enabled = enabled ? 1 : 0; }
 bool Progress::Enabled() {
-    int e = g_enabled.load();
-    if (e < 0) return isatty(STDERR_FILENO) != 0;
-    return e == 1;
+    const int e = g_enabled.load(std::memory_order_relaxed);
+    if (e >= 0) return e == 1;
+    // Asked once: isatty is a system call, and short work (a served request's score) constructs
+    // a Progress per call.
+    static const bool tty = isatty(STDERR_FILENO) != 0;
+    return tty;
 }
 
 Progress::Progress(std::string label, std::uint64_t total)
@@ -23,7 +26,7 @@ Progress::~Progress() { Finish(); }
 
 void Progress::Add(std::uint64_t n) {
     done_.fetch_add(n, std::memory_order_relaxed);
-    if (!Enabled() || (total_ > 0 && total_ < kMinTotal)) return;
+    if ((total_ > 0 && total_ < kMinTotal) || !Enabled()) return;
     const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
     auto last = last_draw_ns_.load(std::memory_order_relaxed);
     if (now - last < 100'000'000) return;  // redraw at most 10 times a second
@@ -33,7 +36,7 @@ void Progress::Add(std::uint64_t n) {
 void Progress::Finish() {
     if (finished_) return;
     finished_ = true;
-    if (Enabled() && !(total_ > 0 && total_ < kMinTotal)) Draw(true);
+    if (!(total_ > 0 && total_ < kMinTotal) && Enabled()) Draw(true);
 }
 
 void Progress::Draw(bool final) {

@@ -262,11 +262,19 @@ Result<void> IsolationForest::BuildWalk() {
     leaf_value_.assign(n, 0.0);
     if (params_.extension >= 0) return Ok();
     walk_.resize(n);
+    parent_.resize(n);
+    depth_.assign(n, 0);
+    for (auto r : roots_) parent_[r] = r;
     for (std::size_t i = 0; i < n; ++i) {
         const Node& node = nodes_[i];
         if (node.feature >= 0) {
             walk_[i] = {node.split, static_cast<std::uint32_t>(node.feature),
                         static_cast<std::uint32_t>(node.left)};
+            for (std::size_t c = 0; c < 2; ++c) {  // parents come before their children
+                const auto child = static_cast<std::size_t>(node.left) + c;
+                parent_[child] = static_cast<std::uint32_t>(i);
+                depth_[child] = depth_[i] + 1;
+            }
         } else {
             walk_[i] = {std::numeric_limits<double>::infinity(), 0, static_cast<std::uint32_t>(i)};
             leaf_value_[i] = node.split;
@@ -369,23 +377,17 @@ Result<void> IsolationForest::Contributions(std::span<const double> row,
     const std::size_t d = num_features_;
     const bool extended = params_.extension >= 0;
     std::fill(out.begin(), out.end(), 0.0);
-    // The child taken at split node i, exactly as Score routes the row.
+    // Extended forests: the child taken at split node i, exactly as Score routes the row.
     auto next = [&](std::int32_t i) {
         const Node& node = nodes_[static_cast<std::size_t>(i)];
-        if (!extended)
-            return node.left + (row[static_cast<std::size_t>(node.feature)] > node.split);
         const double* nv = normals_.data() + static_cast<std::size_t>(node.feature) * d;
         double s = 0.0;
         for (std::size_t f = 0; f < d; ++f) s += nv[f] * row[f];
         return node.left + (s <= node.split ? 0 : 1);
     };
-    // Adds `share` to the features of split node i.
+    // Extended forests: adds `share` to the features of split node i's hyperplane.
     auto credit = [&](std::int32_t i, double share) {
         const Node& node = nodes_[static_cast<std::size_t>(i)];
-        if (!extended) {
-            out[static_cast<std::size_t>(node.feature)] += share;
-            return;
-        }
         const double* nv = normals_.data() + static_cast<std::size_t>(node.feature) * d;
         double total = 0.0;
         for (std::size_t f = 0; f < d; ++f) total += std::fabs(nv[f]);
@@ -397,24 +399,41 @@ Result<void> IsolationForest::Contributions(std::span<const double> row,
     std::int32_t path[kMaxPath];
     double sum = 0.0;      // path lengths in tree order, as Score sums them
     std::size_t used = 0;  // trees whose path has a split
-    for (const std::uint32_t root : roots_) {
-        auto i = static_cast<std::int32_t>(root);
-        std::size_t depth = 0;
-        while (nodes_[static_cast<std::size_t>(i)].feature >= 0) {
-            if (depth < kMaxPath) path[depth] = i;
-            ++depth;
-            i = next(i);
+    if (!extended) {
+        // The leaf by the scoring walk, then its path back up by the parent links: every split
+        // on the path gets the same share, so the order of the credits does not change out[].
+        const WalkNode* walk = walk_.data();
+        for (const std::uint32_t root : roots_) {
+            std::uint32_t i = root;
+            for (std::uint32_t step = 0; step < walk_depth_; ++step)
+                i = walk[i].next + (row[walk[i].feature] > walk[i].split ? 1u : 0u);
+            sum += leaf_value_[i];
+            if (depth_[i] == 0) continue;
+            ++used;
+            const double share = 1.0 / static_cast<double>(depth_[i]);
+            for (std::uint32_t j = i; j != root; j = parent_[j])
+                out[walk[parent_[j]].feature] += share;
         }
-        sum += nodes_[static_cast<std::size_t>(i)].split;
-        if (depth == 0) continue;
-        ++used;
-        const double share = 1.0 / static_cast<double>(depth);
-        if (depth <= kMaxPath) {
-            for (std::size_t k = 0; k < depth; ++k) credit(path[k], share);
-        } else {  // deeper than the buffer (only a loaded, unusual model): walk again
-            for (auto j = static_cast<std::int32_t>(root);
-                 nodes_[static_cast<std::size_t>(j)].feature >= 0; j = next(j))
-                credit(j, share);
+    } else {
+        for (const std::uint32_t root : roots_) {  // extended: walk the hyperplanes
+            auto i = static_cast<std::int32_t>(root);
+            std::size_t depth = 0;
+            while (nodes_[static_cast<std::size_t>(i)].feature >= 0) {
+                if (depth < kMaxPath) path[depth] = i;
+                ++depth;
+                i = next(i);
+            }
+            sum += nodes_[static_cast<std::size_t>(i)].split;
+            if (depth == 0) continue;
+            ++used;
+            const double share = 1.0 / static_cast<double>(depth);
+            if (depth <= kMaxPath) {
+                for (std::size_t k = 0; k < depth; ++k) credit(path[k], share);
+            } else {  // deeper than the buffer (only a loaded, unusual model): walk again
+                for (auto j = static_cast<std::int32_t>(root);
+                     nodes_[static_cast<std::size_t>(j)].feature >= 0; j = next(j))
+                    credit(j, share);
+            }
         }
     }
     const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));

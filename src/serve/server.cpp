@@ -2,12 +2,14 @@
 #include <thread>
 
 #include "http_server.hpp"
+#include "txguard/core/allocator.hpp"
 #include "txguard/serve/service.hpp"
 
 namespace txguard {
 
 Result<void> RunServer(const ServeOptions& options,
                        const std::function<void(std::uint16_t port)>& on_listening) {
+    TuneAllocatorForServing();
     auto service = ScoringService::Open(options);
     if (!service) return std::unexpected(service.error());
     ScoringService* svc = service->get();

@@ -5,6 +5,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "txguard/core/allocator.hpp"
 #include "txguard/features/feature_engine.hpp"
 
 namespace txguard {
@@ -295,6 +296,7 @@ std::string PartitionBlocker(const FeatureSpec& spec) {
 Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
                                           StreamTransport& transport,
                                           const std::atomic<bool>& stop) {
+    TuneAllocatorForServing();
     auto m = LoadScoringModel(options.model_path, options.scoring);
     if (!m) return std::unexpected(m.error());
     if (transport.Partitions() > 1) {
