@@ -80,9 +80,10 @@ struct Block {
     EntitySpec spec;
     std::vector<WindowDef> windows;  // aggregate windows first (spec order), then risk windows
     std::size_t num_agg_windows = 0;
-    std::size_t longest_agg = 0;  // index of the longest aggregate window
-    std::size_t offset = 0;       // first output column
-    std::size_t width = 0;        // output columns
+    std::size_t longest_agg = 0;   // index of the longest aggregate window
+    std::size_t longest_risk = 0;  // index of the longest label-risk window (when any)
+    std::size_t offset = 0;        // first output column
+    std::size_t width = 0;         // output columns
     std::vector<EntityState> states;
 
     explicit Block(const EntitySpec& s) : spec(s) {
@@ -109,6 +110,8 @@ struct Block {
                 WindowDef d;
                 d.lag_ms = static_cast<std::int64_t>(s.label_risk.delay_days) * kMsPerDay;
                 d.w_ms = static_cast<std::int64_t>(w) * kMsPerDay;
+                if (windows.size() == num_agg_windows || d.w_ms > windows[longest_risk].w_ms)
+                    longest_risk = windows.size();
                 windows.push_back(d);
             }
         }
@@ -300,6 +303,20 @@ struct Block {
             out[k++] = w.count;
             out[k++] = w.count > 0 ? w.frauds / w.count : 0.0;
         }
+        if (spec.has_label_risk && spec.label_risk.streak) {
+            // Newest first through the longest risk window: O(streak length) per transaction.
+            const WindowState& w = e.win[longest_risk];
+            double streak = 0;
+            std::int64_t oldest_ts = 0;
+            for (std::uint64_t i = w.hi; i > w.lo; --i) {
+                const Record& r = At(e, i - 1);
+                if (r.label != 1) break;
+                streak += 1;
+                oldest_ts = r.ts;
+            }
+            out[k++] = streak;
+            out[k++] = streak > 0 ? static_cast<double>(tx.ts_ms - oldest_ts) / 1000.0 : -1.0;
+        }
         TXG_CHECK(k == width);
         return Ok();
     }
@@ -328,7 +345,7 @@ struct Block {
 std::size_t BlockWidth(const EntitySpec& s) {
     std::size_t w = s.windows_days.size() * s.aggregates.size();
     w += s.time_since_last + s.amount_ratio_to_mean + s.amount_zscore + s.new_counterparty;
-    if (s.has_label_risk) w += 2 * s.label_risk.windows_days.size();
+    if (s.has_label_risk) w += 2 * s.label_risk.windows_days.size() + 2 * s.label_risk.streak;
     return w;
 }
 

@@ -97,6 +97,11 @@ std::vector<std::string> FeatureSpec::Names() const {
                 names.push_back(e.name + "_nb_tx" + d + Days(w));
                 names.push_back(e.name + "_risk" + d + Days(w));
             }
+            if (e.label_risk.streak) {
+                const std::string dd = "_d" + std::to_string(e.label_risk.delay_days);
+                names.push_back(e.name + "_fraud_streak" + dd);
+                names.push_back(e.name + "_fraud_streak_secs" + dd);
+            }
         }
     }
     for (const auto& c : categorical) names.push_back(std::string("cat_") + KeyFieldName(c.column));
@@ -140,6 +145,9 @@ Result<void> FeatureSpec::Validate() const {
             return MakeError(
                 ErrorCode::kInvalidArgument,
                 where + ": distinct and new_counterparty need exact events (bucket_s 0)");
+        if (e.bucket_s > 0 && e.has_label_risk && e.label_risk.streak)
+            return MakeError(ErrorCode::kInvalidArgument,
+                             where + ": label_risk.streak needs exact events (bucket_s 0)");
     }
     for (const auto& c : categorical)
         if (c.max_values < 1 || c.max_values > 100000)
@@ -240,6 +248,7 @@ Result<FeatureSpec> FeatureSpecPreset(std::string_view name, const Schema& schem
         term.aggregates = {Aggregate::kCount, Aggregate::kMean};
         term.has_label_risk = schema.Has(Field::kLabel);
         term.label_risk.windows_days = {1, 7, 14, 30};
+        term.label_risk.streak = true;
         spec.entities.push_back(term);
     }
     for (KeyField k : {KeyField::kCategory, KeyField::kChannel, KeyField::kCountry})
@@ -337,6 +346,9 @@ std::string FeatureSpecToJson(const FeatureSpec& spec) {
         if (e.has_label_risk) {
             o["label_risk"] = {{"delay_days", e.label_risk.delay_days},
                                {"windows_days", e.label_risk.windows_days}};
+            // Written only when set, so specs (and bundles, snapshots) without it keep their
+            // bytes.
+            if (e.label_risk.streak) o["label_risk"]["streak"] = true;
         } else {
             o["label_risk"] = nullptr;
         }
@@ -435,10 +447,12 @@ Result<FeatureSpec> FeatureSpecFromJson(std::string_view text) {
             e.new_counterparty = o.value("new_counterparty", false);
             if (o.contains("label_risk") && !o.at("label_risk").is_null()) {
                 const auto& r = o.at("label_risk");
-                TXG_RETURN_IF_ERROR(CheckKeys(r, {"delay_days", "windows_days"}, "label_risk"));
+                TXG_RETURN_IF_ERROR(
+                    CheckKeys(r, {"delay_days", "windows_days", "streak"}, "label_risk"));
                 e.has_label_risk = true;
                 e.label_risk.delay_days = r.value("delay_days", 7);
                 e.label_risk.windows_days = r.value("windows_days", std::vector<int>{1, 7, 30});
+                e.label_risk.streak = r.value("streak", false);
             }
             e.max_events = o.value("max_events", 100000u);
             e.bucket_s = o.value("bucket_s", 0u);

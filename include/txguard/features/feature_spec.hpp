@@ -3,35 +3,36 @@
 // loadable from a file (`txguard train --features spec.json`) or a preset name.
 //
 // JSON form (every key optional; defaults shown):
+// clang-format off
 // {
 //   "version": 2,
-//   "amount": true,                         // the transaction amount itself
+//   "amount": true,                  // the transaction amount itself
 //   "time": ["hour", "is_weekend", "is_night"],  // also: day_of_week, hour_sin, hour_cos
-//   "entities": [                            // per-entity history features
-//     {"name": "cust",                       // prefix of the feature names
-//      "key": "customer_id",                 // customer_id | terminal_id | category | channel |
-//      country "windows_days": [1, 7, 30],           // windows (t - w, t], current transaction
-//      included "aggregates": ["count", "mean"],      // count, sum, mean, std (sample), max,
-//      distinct "counterparty": "terminal_id",        // for distinct / new_counterparty (the other
-//      key) "time_since_last": false,             // seconds since the entity's previous
-//      transaction (-1: none) "amount_vs_history": [],              // ratio_to_mean, zscore: the
-//      amount against the entity's
-//                                            //   longest window, the current transaction excluded
-//      "new_counterparty": false,            // 1 when the counterparty is not in the longest
-//      window "label_risk": {"delay_days": 7, "windows_days": [1, 7, 30]},  // or null: per window,
-//      the
-//                                            //   entity's transactions in (t - delay - w, t -
-//                                            delay]:
-//                                            //   their number and fraud ratio (0 when none)
-//      "max_events": 100000,                 // per-entity cap on stored events (see
-//      feature_engine.hpp) "bucket_s": 0}                        // > 0: aggregate events into
-//      buckets of this many seconds
+//   "entities": [                    // per-entity history features
+//     {"name": "cust",               // prefix of the feature names
+//      "key": "customer_id",         // customer_id | terminal_id | category | channel | country
+//      "windows_days": [1, 7, 30],   // windows (t - w, t], the current transaction included
+//      "aggregates": ["count", "mean"],  // count, sum, mean, std (sample), max, distinct
+//      "counterparty": "terminal_id",    // for distinct / new_counterparty (the other key)
+//      "time_since_last": false,     // seconds since the entity's previous transaction (-1: none)
+//      "amount_vs_history": [],      // ratio_to_mean, zscore: the amount against the entity's
+//                                    //   longest window, the current transaction excluded
+//      "new_counterparty": false,    // 1 when the counterparty is not in the longest window
+//      "label_risk": {"delay_days": 7, "windows_days": [1, 7, 30], "streak": false},
+//                                    // or null: per window, the entity's transactions in
+//                                    //   (t - delay - w, t - delay]: their number and fraud
+//                                    //   ratio (0 when none); streak: over the longest of these
+//                                    //   windows, newest first, the number of consecutive known
+//                                    //   frauds and the seconds from the oldest of them to t
+//                                    //   (-1 when the newest is not a known fraud)
+//      "max_events": 100000,         // per-entity cap on stored events (see feature_engine.hpp)
+//      "bucket_s": 0}                // > 0: aggregate events into buckets of this many seconds
 //   ],
 //   "categorical": [{"column": "category", "max_values": 32}],  // code = rank of the value by
-//                                            //   training frequency; unseen or rarer values =
-//                                            max_values
-//   "extra_columns": []                      // the schema's extra numeric columns to pass through
+//                                    //   training frequency; unseen or rarer values = max_values
+//   "extra_columns": []              // the schema's extra numeric columns to pass through
 // }
+// clang-format on
 // Presets: "handbook" — exactly the 15 baseline features of the fraud handbook (PROTOCOL.md);
 // "basic" — amount, hour, weekend, night, customer count/mean over 1/7/30 days; "default" —
 // txguard's richer spec (see DefaultFeatureSpec). Schemas without time or customers (adbench,
@@ -56,6 +57,9 @@ inline constexpr int kNumKeyFields = 5;
 struct LabelRisk {
     int delay_days = 7;
     std::vector<int> windows_days = {1, 7, 30};
+    // The run of known frauds ending at the entity's newest transaction of the longest window:
+    // its length and age (e.g. a compromised terminal, and for how long it has been).
+    bool streak = false;
 };
 
 struct EntitySpec {

@@ -138,6 +138,19 @@ TransactionTable Synthetic(std::uint64_t seed, std::size_t n) {
     return t;
 }
 
+// Like Synthetic, with the handbook simulator's compromised terminals: every transaction of
+// terminals t0..t2 is a fraud on days [4k, 4k + 2) of each terminal's cycle, so label runs form.
+TransactionTable Compromised(std::uint64_t seed, std::size_t n) {
+    TransactionTable t = Synthetic(seed, n);
+    for (std::size_t r = 0; r < n; ++r) {
+        const std::string term(t.terminal.pool.Get(t.terminal.ids[r]));
+        const std::int64_t day = DayIndex(t.ts_ms[r]);
+        if ((term == "t0" || term == "t1" || term == "t2") && (day + term[1]) % 4 < 2)
+            t.label[r] = 1;
+    }
+    return t;
+}
+
 Schema HandbookSchema() { return *SchemaPreset("handbook"); }
 
 // Replays the table one transaction at a time, adding each label `delay_days` after its
@@ -183,20 +196,63 @@ void ExpectBitEqual(const Matrix& a, const Matrix& b, const std::vector<std::str
 }
 
 TEST(FeatureEngine, OnlineReplayWithLabelsAndSnapshotEqualsBatch) {
-    const TransactionTable t = Synthetic(5, 6000);
-    for (const char* preset : {"default", "handbook"}) {
-        auto spec = FeatureSpecPreset(preset, HandbookSchema(), t);
-        ASSERT_TRUE(spec);
-        for (unsigned threads : {1u, 3u}) {
-            FeatureEngine batch_engine(*spec);
-            BatchOptions opt;
-            opt.threads = threads;
-            auto batch = ComputeFeatures(batch_engine, t, opt);
-            ASSERT_TRUE(batch) << batch.error().message;
-            ExpectBitEqual(Online(*spec, t, 7, false), *batch, spec->Names());
-            ExpectBitEqual(Online(*spec, t, 7, true), *batch, spec->Names());
+    for (const TransactionTable& t : {Synthetic(5, 6000), Compromised(6, 6000)}) {
+        for (const char* preset : {"default", "handbook"}) {
+            auto spec = FeatureSpecPreset(preset, HandbookSchema(), t);
+            ASSERT_TRUE(spec);
+            for (unsigned threads : {1u, 3u}) {
+                FeatureEngine batch_engine(*spec);
+                BatchOptions opt;
+                opt.threads = threads;
+                auto batch = ComputeFeatures(batch_engine, t, opt);
+                ASSERT_TRUE(batch) << batch.error().message;
+                ExpectBitEqual(Online(*spec, t, 7, false), *batch, spec->Names());
+                ExpectBitEqual(Online(*spec, t, 7, true), *batch, spec->Names());
+            }
         }
     }
+}
+
+// The fraud streak of a delayed label window, against its definition: over the terminal's
+// transactions in (t - delay - w_max, t - delay], newest first, the consecutive frauds and the
+// seconds from the oldest of them to t. Online (with a snapshot) equals batch too.
+TEST(FeatureEngine, FraudStreakMatchesItsDefinition) {
+    const TransactionTable t = Compromised(8, 5000);
+    const char* json = R"({"amount": false, "time": [], "entities": [
+        {"name": "t", "key": "terminal_id", "windows_days": [], "aggregates": [],
+         "label_risk": {"delay_days": 2, "windows_days": [3, 1], "streak": true}}]})";
+    auto spec = FeatureSpecFromJson(json);
+    ASSERT_TRUE(spec) << spec.error().message;
+    ASSERT_EQ(spec->Names(), (std::vector<std::string>{
+                                 "t_nb_tx_d2_3d", "t_risk_d2_3d", "t_nb_tx_d2_1d", "t_risk_d2_1d",
+                                 "t_fraud_streak_d2", "t_fraud_streak_secs_d2"}));
+    auto rt = FeatureSpecFromJson(FeatureSpecToJson(*spec));
+    ASSERT_TRUE(rt);
+    EXPECT_TRUE(rt->entities[0].label_risk.streak);
+    FeatureEngine engine(*spec);
+    auto m = ComputeFeatures(engine, t);
+    ASSERT_TRUE(m) << m.error().message;
+    const std::int64_t delay = 2 * kMsPerDay, w = 3 * kMsPerDay;
+    std::size_t long_streaks = 0;
+    for (std::size_t r = 0; r < t.rows; ++r) {
+        // The terminal's earlier rows (the file is time ordered) in the window, newest first.
+        double streak = 0, secs = -1;
+        for (std::size_t q = r; q-- > 0;) {
+            if (t.terminal.ids[q] != t.terminal.ids[r]) continue;
+            if (t.ts_ms[q] > t.ts_ms[r] - delay) continue;
+            if (t.ts_ms[q] <= t.ts_ms[r] - delay - w || t.label[q] != 1) break;
+            streak += 1;
+            secs = static_cast<double>(t.ts_ms[r] - t.ts_ms[q]) / 1000.0;
+        }
+        long_streaks += streak >= 5;
+        ASSERT_EQ((*m)(r, 4), streak) << "row " << r;
+        ASSERT_EQ((*m)(r, 5), secs) << "row " << r;
+    }
+    EXPECT_GT(long_streaks, 100u);  // the fixture has runs to find
+    ExpectBitEqual(Online(*spec, t, 2, true), *m, spec->Names());
+    auto bucketed = FeatureSpecFromJson(R"({"entities": [{"key": "terminal_id", "bucket_s": 60,
+        "label_risk": {"streak": true}}]})");
+    EXPECT_FALSE(bucketed);
 }
 
 TEST(FeatureEngine, RicherAggregatesMatchNaiveDefinitions) {
