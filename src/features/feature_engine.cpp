@@ -84,7 +84,9 @@ struct Block {
     std::size_t longest_risk = 0;  // index of the longest label-risk window (when any)
     std::size_t offset = 0;        // first output column
     std::size_t width = 0;         // output columns
-    std::vector<EntityState> states;
+    // A deque: growing it never moves (copies) the states already there, which with thousands of
+    // entities stalled live scoring for tens of milliseconds at every doubling (2026-12-05).
+    std::deque<EntityState> states;
 
     explicit Block(const EntitySpec& s) : spec(s) {
         const bool wants_max = std::find(s.aggregates.begin(), s.aggregates.end(),

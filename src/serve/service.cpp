@@ -966,6 +966,9 @@ Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions&
     auto write_store = OpenStore(options.db_url);
     if (!write_store) return std::unexpected(write_store.error());
     impl->SetupMetrics();
+    // Buckets for every id the index may hold, allocated once: growing the table rehashes every
+    // id under the scoring lock (at a million ids, a pause of ~0.1 s for every request).
+    impl->ids.reserve(std::min<std::size_t>(options.max_ids_in_memory, std::size_t{1} << 23));
     TXG_RETURN_IF_ERROR(impl->Restore());
     (*write_store)->SetAutoCheckpoint(false);  // the snapshot thread checkpoints
     // Admission (max_inflight) is checked before a request changes the state; the writer's queue
