@@ -1,6 +1,7 @@
 #include "txguard/serve/service.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -167,11 +168,14 @@ struct ScoringService::Impl {
     Counter* reloads = nullptr;
     std::mutex counters_mu;
     std::unordered_map<std::string, Counter*> request_counters;  // "path code"
+    // The 200 counter of each route (by the route's index in Handle), found without the lock.
+    std::array<std::atomic<Counter*>, 16> ok_counters{};
 
     // ---- setup ----
     Result<void> Restore();
     void SetupMetrics();
     Counter& RequestCounter(std::string_view path, int status);
+    Counter& RequestCounter(std::size_t route_index, std::string_view path, int status);
 
     // ---- scoring ----
     Result<TxInput> PrepareInput(FeatureEngine& eng, const TxRequest& req, std::uint64_t seq,
@@ -787,6 +791,15 @@ Counter& ScoringService::Impl::RequestCounter(std::string_view path, int status)
     return c;
 }
 
+Counter& ScoringService::Impl::RequestCounter(std::size_t route_index, std::string_view path,
+                                              int status) {
+    if (status != 200 || route_index >= ok_counters.size()) return RequestCounter(path, status);
+    if (Counter* c = ok_counters[route_index].load(std::memory_order_acquire)) return *c;
+    Counter& c = RequestCounter(path, status);
+    ok_counters[route_index].store(&c, std::memory_order_release);
+    return c;
+}
+
 // ---- reads and admin ---------------------------------------------------------------------------
 
 ApiResponse ScoringService::Impl::GetTransaction(const std::string& id) {
@@ -1081,8 +1094,9 @@ void ScoringService::Handle(std::string_view method, std::string_view target,
     }
 
     Impl* impl = &s;
-    auto counted = [impl, route, reply](ApiResponse r) {
-        impl->RequestCounter(route, r.status).Inc();
+    const auto route_index = static_cast<std::size_t>(op);
+    auto counted = [impl, route, route_index, reply](ApiResponse r) {
+        impl->RequestCounter(route_index, route, r.status).Inc();
         reply(std::move(r));
     };
     if (op == Op::kNone) return counted(ErrorReply(404, "no route " + std::string(path), ""));

@@ -272,10 +272,15 @@ class SqliteStore final : public Store {
             return MakeError(ErrorCode::kIo, "store " + url_ + ": journal_mode is '" + mode +
                                                  "', WAL could not be enabled");
         }
+        // A 4 MiB page cache per connection: SQLite scans the whole cache's hash table at many
+        // commits (sqlite3PcacheTruncate), so a bigger cache made every commit dearer; with 32 MiB
+        // that scan was 3-4% of the scoring service's CPU, and the 4 MiB cache served ~10% more
+        // requests a CPU second (2026-12-05). It still holds the indexes' interior pages; leaf
+        // pages of a large store come from the OS page cache.
         const std::string pragmas = std::string("PRAGMA synchronous=") +
                                     (parsed.synchronous_full ? "FULL" : "NORMAL") +
                                     "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;"
-                                    " PRAGMA cache_size=-32768;";
+                                    " PRAGMA cache_size=-4096;";
         if (sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
             return OpenError(parsed, "cannot set PRAGMAs");
         }
