@@ -580,7 +580,19 @@ class SqliteStore final : public Store {
             sqlite3_finalize(s);
             return Fail(std::string("cannot prepare '") + sql + "'");
         }
-        const int rc = sqlite3_step(s);
+        // Retried while busy: changing the journal mode of a new file that other processes are
+        // opening at the same moment fails with SQLITE_BUSY at once, without the busy handler
+        // (seen as "cannot set journal_mode=WAL: database is locked" when workers start
+        // together on one file).
+        const auto deadline = BusyDeadline();
+        int rc = sqlite3_step(s);
+        for (int attempt = 0;
+             (rc & 0xff) == SQLITE_BUSY && std::chrono::steady_clock::now() < deadline; ++attempt) {
+            sqlite3_reset(s);
+            std::this_thread::sleep_for(
+                std::chrono::microseconds(std::min(attempt, 10) * 500 + 100));
+            rc = sqlite3_step(s);
+        }
         if (rc == SQLITE_ROW) ReadText(s, 0, out);
         sqlite3_finalize(s);
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Fail(std::string("'") + sql + "' failed");
