@@ -701,11 +701,186 @@ bool AllSpace(std::string_view s) {
     return true;
 }
 
-// Runs the handler over the body; false with `err` set on any failure.
-bool Run(std::string_view body, Handler& h, RequestError* err) {
+// The fast path for the bodies clients send: strings of printable ASCII without escapes,
+// numbers that fit their types. It drives the Handler with exactly the events nlohmann's SAX
+// parser gives (start_object, key, number_unsigned for non-negative integers, number_integer for
+// negative ones, number_float with the token as written, ...) and gives up at the first thing it
+// does not handle — an escape, a byte below 0x20 or above 0x7E in a string, a number out of its
+// type's range, any syntax error, nesting deeper than 64 — so the caller reruns the whole body
+// through nlohmann, whose events and messages are then the answer. Profiled 2026-12-05: nlohmann's
+// lexer (a push_back per character) was ~15k instructions of a ~140k-instruction scoring request.
+enum class FastResult : std::uint8_t { kOk, kStopped, kFallback };
+
+FastResult FastSax(std::string_view body, Handler& h) {
+    const char* p = body.data();
+    const char* const end = p + body.size();
+    std::string text;  // the current string or key (the handler may move from it)
+    std::string raw;   // the current float as written
+    char stack[64];    // open containers: '{' or '['
+    int depth = 0;
+    const auto skip_space = [&] {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) ++p;
+    };
+    const auto read_string = [&]() -> bool {  // at '"'
+        const char* start = ++p;
+        while (p < end && *p != '"') {
+            const auto c = static_cast<unsigned char>(*p);
+            if (c < 0x20 || c > 0x7E || c == '\\') return false;
+            ++p;
+        }
+        if (p == end) return false;
+        text.assign(start, static_cast<std::size_t>(p - start));
+        ++p;
+        return true;
+    };
+    const auto digits = [&] {
+        const char* start = p;
+        while (p < end && *p >= '0' && *p <= '9') ++p;
+        return p > start;
+    };
+    const auto literal = [&](std::string_view word) {
+        if (static_cast<std::size_t>(end - p) < word.size() ||
+            std::string_view(p, word.size()) != word)
+            return false;
+        p += word.size();
+        return true;
+    };
+    enum class Next : std::uint8_t { kValue, kKey, kAfterValue } next = Next::kValue;
+    for (;;) {
+        skip_space();
+        if (next == Next::kKey) {
+            if (p == end || *p != '"' || !read_string()) return FastResult::kFallback;
+            skip_space();
+            if (p == end || *p != ':') return FastResult::kFallback;
+            ++p;
+            if (!h.key(text)) return FastResult::kStopped;
+            next = Next::kValue;
+            continue;
+        }
+        if (next == Next::kAfterValue) {
+            if (depth == 0) return p == end ? FastResult::kOk : FastResult::kFallback;
+            if (p == end) return FastResult::kFallback;
+            const char open = stack[depth - 1];
+            if (*p == ',') {
+                ++p;
+                next = open == '{' ? Next::kKey : Next::kValue;
+                continue;
+            }
+            if ((*p == '}' && open == '{') || (*p == ']' && open == '[')) {
+                ++p;
+                --depth;
+                if (!(open == '{' ? h.end_object() : h.end_array())) return FastResult::kStopped;
+                continue;
+            }
+            return FastResult::kFallback;
+        }
+        // A value.
+        if (p == end) return FastResult::kFallback;
+        bool ok = true;
+        switch (*p) {
+            case '{':
+            case '[': {
+                if (depth == static_cast<int>(sizeof stack)) return FastResult::kFallback;
+                const char open = *p++;
+                stack[depth++] = open;
+                if (!(open == '{' ? h.start_object(static_cast<std::size_t>(-1))
+                                  : h.start_array(static_cast<std::size_t>(-1))))
+                    return FastResult::kStopped;
+                skip_space();
+                if (p < end && *p == (open == '{' ? '}' : ']')) {
+                    ++p;
+                    --depth;
+                    if (!(open == '{' ? h.end_object() : h.end_array()))
+                        return FastResult::kStopped;
+                    next = Next::kAfterValue;
+                } else {
+                    next = open == '{' ? Next::kKey : Next::kValue;
+                }
+                continue;
+            }
+            case '"':
+                if (!read_string()) return FastResult::kFallback;
+                ok = h.string(text);
+                break;
+            case 't':
+                if (!literal("true")) return FastResult::kFallback;
+                ok = h.boolean(true);
+                break;
+            case 'f':
+                if (!literal("false")) return FastResult::kFallback;
+                ok = h.boolean(false);
+                break;
+            case 'n':
+                if (!literal("null")) return FastResult::kFallback;
+                ok = h.null();
+                break;
+            default: {
+                // -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+                const char* start = p;
+                const bool negative = *p == '-';
+                if (negative) ++p;
+                if (p == end || *p < '0' || *p > '9') return FastResult::kFallback;
+                if (*p == '0') {
+                    ++p;
+                } else {
+                    digits();
+                }
+                bool is_float = false;
+                if (p < end && *p == '.') {
+                    ++p;
+                    if (!digits()) return FastResult::kFallback;
+                    is_float = true;
+                }
+                if (p < end && (*p == 'e' || *p == 'E')) {
+                    ++p;
+                    if (p < end && (*p == '+' || *p == '-')) ++p;
+                    if (!digits()) return FastResult::kFallback;
+                    is_float = true;
+                }
+                if (is_float) {
+                    double v = 0;
+                    const auto [q, ec] = std::from_chars(start, p, v);
+                    if (ec != std::errc() || q != p || !std::isfinite(v))
+                        return FastResult::kFallback;
+                    raw.assign(start, static_cast<std::size_t>(p - start));
+                    ok = h.number_float(v, raw);
+                } else if (negative) {
+                    std::int64_t v = 0;
+                    const auto [q, ec] = std::from_chars(start, p, v);
+                    if (ec != std::errc() || q != p) return FastResult::kFallback;
+                    ok = h.number_integer(v);
+                } else {
+                    std::uint64_t v = 0;
+                    const auto [q, ec] = std::from_chars(start, p, v);
+                    if (ec != std::errc() || q != p) return FastResult::kFallback;
+                    ok = h.number_unsigned(v);
+                }
+            }
+        }
+        if (!ok) return FastResult::kStopped;
+        next = Next::kAfterValue;
+    }
+}
+
+// Runs a fresh handler over the body (the fast path first, nlohmann's parser when it gives up, or
+// nlohmann's alone with `fast` false); false with `err` set on any failure.
+bool Run(std::string_view body, Mode mode, const Config& cfg, bool fast, Handler& h,
+         RequestError* err) {
     if (AllSpace(body)) {
         *err = {"", "empty body: expected a JSON object"};
         return false;
+    }
+    if (fast) {
+        switch (FastSax(body, h)) {
+            case FastResult::kOk:
+                return true;
+            case FastResult::kStopped:
+                *err = h.TakeError();
+                return false;
+            case FastResult::kFallback:
+                h = Handler(mode, cfg);
+                break;
+        }
     }
     try {
         const bool ok = Json::sax_parse(body.data(), body.data() + body.size(), &h,
@@ -748,24 +923,33 @@ RequestParser::RequestParser(const FeatureSpec& spec, RequestLimits limits)
     for (const auto& c : spec.categorical) key_required_[static_cast<int>(c.column)] = true;
 }
 
-RequestResult<TxRequest> RequestParser::ParseTransaction(std::string_view body) const {
-    Handler h(Mode::kTransaction, {&extra_columns_, &key_required_, amount_required_, &limits_});
+RequestResult<TxRequest> RequestParser::ParseTransaction(std::string_view body,
+                                                         JsonLexer lexer) const {
+    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
+    Handler h(Mode::kTransaction, cfg);
     RequestError err;
-    if (!Run(body, h, &err)) return std::unexpected(std::move(err));
+    if (!Run(body, Mode::kTransaction, cfg, lexer == JsonLexer::kFast, h, &err))
+        return std::unexpected(std::move(err));
     return h.TakeTx();
 }
 
-RequestResult<std::vector<TxRequest>> RequestParser::ParseBatch(std::string_view body) const {
-    Handler h(Mode::kBatch, {&extra_columns_, &key_required_, amount_required_, &limits_});
+RequestResult<std::vector<TxRequest>> RequestParser::ParseBatch(std::string_view body,
+                                                                JsonLexer lexer) const {
+    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
+    Handler h(Mode::kBatch, cfg);
     RequestError err;
-    if (!Run(body, h, &err)) return std::unexpected(std::move(err));
+    if (!Run(body, Mode::kBatch, cfg, lexer == JsonLexer::kFast, h, &err))
+        return std::unexpected(std::move(err));
     return h.TakeTxs();
 }
 
-RequestResult<std::vector<LabelRequest>> RequestParser::ParseLabels(std::string_view body) const {
-    Handler h(Mode::kLabels, {&extra_columns_, &key_required_, amount_required_, &limits_});
+RequestResult<std::vector<LabelRequest>> RequestParser::ParseLabels(std::string_view body,
+                                                                    JsonLexer lexer) const {
+    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
+    Handler h(Mode::kLabels, cfg);
     RequestError err;
-    if (!Run(body, h, &err)) return std::unexpected(std::move(err));
+    if (!Run(body, Mode::kLabels, cfg, lexer == JsonLexer::kFast, h, &err))
+        return std::unexpected(std::move(err));
     return h.TakeLabels();
 }
 

@@ -9,7 +9,9 @@
 //    ParseTransaction(ToJson(r)) == r, and ToJson of that is the same text (canonical);
 //  - a body that parses as one transaction parses as a batch of one, bare and wrapped, to the
 //    same request; every element of a parsed batch round-trips too;
-//  - parsed batches and label lists hold 1..max_batch elements; labels are 0 or 1.
+//  - parsed batches and label lists hold 1..max_batch elements; labels are 0 or 1;
+//  - the fast lexer and nlohmann's parser (JsonLexer::kReference) give the same result: the same
+//    requests, or the same error field and message.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -115,7 +117,26 @@ void CheckTx(const Target& t, const TxRequest& r) {
     TXG_CHECK(t.parser.ToJson(*back) == json);
 }
 
+template <class T>
+void CheckSameAsReference(const txguard::RequestResult<T>& fast,
+                          const txguard::RequestResult<T>& reference) {
+    TXG_CHECK(fast.has_value() == reference.has_value());
+    if (fast) {
+        TXG_CHECK(*fast == *reference);
+    } else {
+        TXG_CHECK(fast.error().field == reference.error().field);
+        TXG_CHECK(fast.error().message == reference.error().message);
+    }
+}
+
 void Check(const Target& t, std::string_view bytes) {
+    using txguard::JsonLexer;
+    CheckSameAsReference(t.parser.ParseTransaction(bytes),
+                         t.parser.ParseTransaction(bytes, JsonLexer::kReference));
+    CheckSameAsReference(t.parser.ParseBatch(bytes),
+                         t.parser.ParseBatch(bytes, JsonLexer::kReference));
+    CheckSameAsReference(t.parser.ParseLabels(bytes),
+                         t.parser.ParseLabels(bytes, JsonLexer::kReference));
     auto tx = t.parser.ParseTransaction(bytes);
     if (tx) {
         CheckTx(t, *tx);

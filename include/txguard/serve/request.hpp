@@ -76,19 +76,27 @@ struct LabelRequest {
 // field. Errors on the body as a whole have field "": not the expected JSON type, or malformed
 // JSON ("malformed JSON at byte 17: syntax error ..."). The first error found is reported; the
 // parse stops there. Quoted input in messages is cut short and escaped: messages are valid UTF-8.
+// Which JSON lexer reads a body. kFast: txguard's own for printable-ASCII strings without escapes
+// and in-range numbers, handing anything else to nlohmann's parser (same results, faster);
+// kReference: nlohmann's parser alone (the differential tests compare the two).
+enum class JsonLexer : std::uint8_t { kFast, kReference };
+
 class RequestParser {
   public:
     explicit RequestParser(const FeatureSpec& spec, RequestLimits limits = {});
 
     // A single transaction object.
-    RequestResult<TxRequest> ParseTransaction(std::string_view body) const;
+    RequestResult<TxRequest> ParseTransaction(std::string_view body,
+                                              JsonLexer lexer = JsonLexer::kFast) const;
     // {"transactions": [obj, ...]} or a bare array [obj, ...]; 1..max_batch elements. Errors
     // name the element: "transactions[3].amount" (or "[3].amount" for a bare array).
-    RequestResult<std::vector<TxRequest>> ParseBatch(std::string_view body) const;
+    RequestResult<std::vector<TxRequest>> ParseBatch(std::string_view body,
+                                                     JsonLexer lexer = JsonLexer::kFast) const;
     // One label object {"transaction_id", "label": 0|1|true|false|"fraud"|"genuine",
     // "known_at": optional timestamp (as above; null = not given)}, {"labels": [...]} or a bare
     // array of them (1..max_batch). Other fields are errors.
-    RequestResult<std::vector<LabelRequest>> ParseLabels(std::string_view body) const;
+    RequestResult<std::vector<LabelRequest>> ParseLabels(std::string_view body,
+                                                         JsonLexer lexer = JsonLexer::kFast) const;
 
     // The canonical JSON object of a request, as stored (fields_json) and replayed:
     // ParseTransaction(ToJson(r)) == r for every r this parser produced. Fields in a fixed order

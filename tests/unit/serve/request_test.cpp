@@ -448,3 +448,83 @@ TEST(RequestParser, ParseTimePerTransaction) {
 
 }  // namespace
 }  // namespace txguard
+
+namespace txguard {
+namespace {
+
+// The fast lexer against nlohmann's parser: the same requests or the same error (field and
+// message) on typical bodies, on the bodies it hands over (escapes, non-ASCII, huge numbers,
+// nesting) and on 30,000 random mutations of them.
+TEST(RequestParser, FastLexerAgreesWithTheReferenceParser) {
+    const RequestParser parsers[] = {RequestParser(HandbookSpec()), RequestParser(ExtrasSpec())};
+    std::vector<std::string> seeds = {
+        kTypical,
+        R"({"transaction_id":"t1","timestamp":1522540831.5,"amount":-0,"customer_id":7,)"
+        R"("terminal_id":"T\u00e9","v1":1e3,"v2":-2.5E-3})",
+        R"({"transactions":[{"transaction_id":"a","timestamp":1522540831,"amount":1,)"
+        R"("customer_id":"c","terminal_id":"t"},{"transaction_id":"b","timestamp":)"
+        R"("2018-04-01 00:00:31","amount":2.25,"merchant_id":"m","customer_id":"c"}]})",
+        R"([{"transaction_id":"a","timestamp":1,"amount":1e999,"customer_id":"c"}])",
+        R"({"labels":[{"transaction_id":"a","label":true,"known_at":null},)"
+        R"({"transaction_id":"b","label":"fraud","known_at":"2018-04-02T00:00:00Z"}]})",
+        R"({"transaction_id":"a","label":0})",
+        R"({"transaction_id":"caf\u00e9 \"x\"","timestamp":18446744073709551616,)"
+        R"("amount":-9223372036854775809,"customer_id":"Ã©","terminal_id":[[[{}]]]})",
+        "  {\"transaction_id\" : \"t\" ,\n\"timestamp\":\t0 , \"amount\": 1.0e+2}\r\n",
+        R"({"a":{"b":[1,2,{"c":null}]},"transaction_id":"x"})",
+        "{}",
+        "[]",
+        "[{}]",
+        "null",
+        "01",
+        "-",
+        "1.",
+        ".5",
+        "\xef\xbb\xbf{}",
+    };
+    const std::string alphabet = "{}[]:,\"\\ 0123456789-+.eEtrufalsn\x01\x7f\xc3\xa9" "abcxyz";
+    Rng rng(20261205);
+    const std::size_t base = seeds.size();
+    for (int i = 0; i < 30000; ++i) {
+        std::string s = seeds[rng.Below(base)];
+        for (int edits = 1 + static_cast<int>(rng.Below(3)); edits > 0 && !s.empty();
+             --edits) {
+            const std::size_t at = rng.Below(s.size());
+            const char c = alphabet[rng.Below(alphabet.size())];
+            switch (rng.Below(3)) {
+                case 0:
+                    s[at] = c;
+                    break;
+                case 1:
+                    s.insert(s.begin() + static_cast<std::ptrdiff_t>(at), c);
+                    break;
+                default:
+                    s.erase(at, 1 + rng.Below(4));
+            }
+        }
+        seeds.push_back(std::move(s));
+    }
+    std::size_t fast_ok = 0;
+    for (const auto& body : seeds) {
+        for (const auto& parser : parsers) {
+            const auto check = [&](const auto& fast, const auto& ref) {
+                ASSERT_EQ(fast.has_value(), ref.has_value()) << body;
+                if (fast) {
+                    EXPECT_TRUE(*fast == *ref) << body;
+                    ++fast_ok;
+                } else {
+                    EXPECT_EQ(fast.error().field, ref.error().field) << body;
+                    EXPECT_EQ(fast.error().message, ref.error().message) << body;
+                }
+            };
+            check(parser.ParseTransaction(body),
+                  parser.ParseTransaction(body, JsonLexer::kReference));
+            check(parser.ParseBatch(body), parser.ParseBatch(body, JsonLexer::kReference));
+            check(parser.ParseLabels(body), parser.ParseLabels(body, JsonLexer::kReference));
+        }
+    }
+    EXPECT_GT(fast_ok, 100u);  // the mutations leave enough valid bodies to compare values too
+}
+
+}  // namespace
+}  // namespace txguard
