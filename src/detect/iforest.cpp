@@ -262,9 +262,9 @@ Result<void> IsolationForest::BuildWalk() {
     leaf_value_.assign(n, 0.0);
     if (params_.extension >= 0) return Ok();
     walk_.resize(n);
-    parent_.resize(n);
+    std::vector<std::uint32_t> parent(n);
     depth_.assign(n, 0);
-    for (auto r : roots_) parent_[r] = r;
+    for (auto r : roots_) parent[r] = r;
     for (std::size_t i = 0; i < n; ++i) {
         const Node& node = nodes_[i];
         if (node.feature >= 0) {
@@ -272,13 +272,22 @@ Result<void> IsolationForest::BuildWalk() {
                         static_cast<std::uint32_t>(node.left)};
             for (std::size_t c = 0; c < 2; ++c) {  // parents come before their children
                 const auto child = static_cast<std::size_t>(node.left) + c;
-                parent_[child] = static_cast<std::uint32_t>(i);
+                parent[child] = static_cast<std::uint32_t>(i);
                 depth_[child] = depth_[i] + 1;
             }
         } else {
             walk_[i] = {std::numeric_limits<double>::infinity(), 0, static_cast<std::uint32_t>(i)};
             leaf_value_[i] = node.split;
         }
+    }
+    // Each leaf's split features, for Contributions (at most trees * sample * depth entries).
+    path_off_.assign(n, 0);
+    path_feat_.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+        if (nodes_[i].feature >= 0) continue;
+        path_off_[i] = static_cast<std::uint32_t>(path_feat_.size());
+        for (std::size_t j = i; parent[j] != j; j = parent[j])
+            path_feat_.push_back(walk_[parent[j]].feature);
     }
     return Ok();
 }
@@ -400,19 +409,32 @@ Result<void> IsolationForest::Contributions(std::span<const double> row,
     double sum = 0.0;      // path lengths in tree order, as Score sums them
     std::size_t used = 0;  // trees whose path has a split
     if (!extended) {
-        // The leaf by the scoring walk, then its path back up by the parent links: every split
-        // on the path gets the same share, so the order of the credits does not change out[].
+        // The leaves by the scoring walk, 8 trees in lock step (independent chains of loads),
+        // then each tree's share to the split features of its leaf's path, in tree order: every
+        // split on a path gets the same share, so the order within a path does not change out[].
+        constexpr std::size_t kLanes = 8;
         const WalkNode* walk = walk_.data();
-        for (const std::uint32_t root : roots_) {
-            std::uint32_t i = root;
-            for (std::uint32_t step = 0; step < walk_depth_; ++step)
-                i = walk[i].next + (row[walk[i].feature] > walk[i].split ? 1u : 0u);
-            sum += leaf_value_[i];
-            if (depth_[i] == 0) continue;
-            ++used;
-            const double share = 1.0 / static_cast<double>(depth_[i]);
-            for (std::uint32_t j = i; j != root; j = parent_[j])
-                out[walk[parent_[j]].feature] += share;
+        const std::size_t trees = roots_.size();
+        std::uint32_t leaf[kLanes];
+        for (std::size_t t0 = 0; t0 < trees; t0 += kLanes) {
+            const std::size_t lanes = std::min(kLanes, trees - t0);
+            for (std::size_t u = 0; u < lanes; ++u) leaf[u] = roots_[t0 + u];
+            for (std::uint32_t step = 0; step < walk_depth_; ++step) {
+                for (std::size_t u = 0; u < lanes; ++u) {
+                    const WalkNode& nd = walk[leaf[u]];
+                    leaf[u] = nd.next + (row[nd.feature] > nd.split ? 1u : 0u);
+                }
+            }
+            for (std::size_t u = 0; u < lanes; ++u) {
+                const std::uint32_t i = leaf[u];
+                sum += leaf_value_[i];
+                const std::uint32_t depth = depth_[i];
+                if (depth == 0) continue;
+                ++used;
+                const double share = 1.0 / static_cast<double>(depth);
+                const std::uint32_t* feats = path_feat_.data() + path_off_[i];
+                for (std::uint32_t k = 0; k < depth; ++k) out[feats[k]] += share;
+            }
         }
     } else {
         for (const std::uint32_t root : roots_) {  // extended: walk the hyperplanes

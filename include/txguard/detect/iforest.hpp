@@ -95,15 +95,16 @@ class IsolationForest final : public Detector {
 
     IForestParams params_;
     std::size_t num_features_ = 0;
-    std::uint32_t sample_used_ = 0;      // min(sample, rows at fit)
-    std::vector<Node> nodes_;            // all trees' nodes
-    std::vector<std::uint32_t> roots_;   // root index of each tree
-    std::vector<double> normals_;        // extended: d coefficients per hyperplane
-    std::vector<WalkNode> walk_;         // derived from nodes_ (axis-parallel only)
-    std::vector<double> leaf_value_;     // derived: path length at each leaf
-    std::vector<std::uint32_t> parent_;  // derived (axis-parallel): parent node (root: itself)
-    std::vector<std::uint32_t> depth_;   // derived (axis-parallel): splits from the root
-    std::uint32_t walk_depth_ = 0;       // derived: longest root-to-leaf path
+    std::uint32_t sample_used_ = 0;         // min(sample, rows at fit)
+    std::vector<Node> nodes_;               // all trees' nodes
+    std::vector<std::uint32_t> roots_;      // root index of each tree
+    std::vector<double> normals_;           // extended: d coefficients per hyperplane
+    std::vector<WalkNode> walk_;            // derived from nodes_ (axis-parallel only)
+    std::vector<double> leaf_value_;        // derived: path length at each leaf
+    std::vector<std::uint32_t> depth_;      // derived (axis-parallel): splits from the root
+    std::vector<std::uint32_t> path_off_;   // derived (axis-parallel): a leaf's path in path_feat_
+    std::vector<std::uint32_t> path_feat_;  // derived: the split features of each leaf's path
+    std::uint32_t walk_depth_ = 0;          // derived: longest root-to-leaf path
 };
 
 }  // namespace txguard
