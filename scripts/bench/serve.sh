@@ -44,9 +44,14 @@ err = re.search(r"Socket errors:.*", t)
 p50, p99, p999 = ms("50%"), ms("99%"), ms("99.900%")
 print("%.0f %.2f %.2f %.2f %s" % (rps, p50, p99, p999, bad.group(1) if bad else 0))
 ' ; }
-run_wrk() {  # PORT SCRIPT CONNECTIONS
-  wrk -t2 -c"$3" -d"${secs}s" --latency -s "$2" "http://127.0.0.1:$1" 2>&1 \
-    | tee "$out/wrk.$1.$(basename "$2").txt" | summarize
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system
+run_wrk() {  # PORT SCRIPT CONNECTIONS [SERVER_PID] -> summary, then the server's CPU us a request
+  local c0 c1 n
+  c0=$([ -n "${4:-}" ] && cpu_ticks "$4" || echo 0)
+  wrk -t2 -c"$3" -d"${secs}s" --latency -s "$2" "http://127.0.0.1:$1" >"$out/wrk.$1.txt" 2>&1
+  c1=$([ -n "${4:-}" ] && cpu_ticks "$4" || echo 0)
+  n=$(grep -oE '[0-9]+ requests in' "$out/wrk.$1.txt" | cut -d' ' -f1)
+  echo "$(summarize <"$out/wrk.$1.txt") $(echo "scale=1; ($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / ${n:-1}" | bc)"
 }
 # wrk's --latency prints percentiles 50/75/90/99; a done() hook adds 99.9%.
 single="$out/score.lua"
@@ -68,8 +73,8 @@ echo "training models on the handbook data (2018-07-25..31)..." >&2
 $txg --quiet train --data "$data" --detector iforest --train-from 2018-07-25 --train-to 2018-07-31 -o "$out/if.txg" >&2
 $txg --quiet train --data "$data" --detector xgboost --param depth=3 --train-from 2018-07-25 --train-to 2018-07-31 -o "$out/xgb.txg" >&2
 
-echo "| server | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx |"
-echo "|---|---|---|---|---|---|"
+echo "| server | requests/s | p50 ms | p99 ms | p99.9 ms | non-2xx | server CPU µs a request |"
+echo "|---|---|---|---|---|---|---|"
 serve() {  # MODEL PORT
   $txg serve --model "$1" --db "sqlite://$out/$2.db" --port "$2" 2>"$out/serve.$2.log" &
   pids+=($!)
@@ -78,19 +83,19 @@ serve() {  # MODEL PORT
 stop_last() { kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
 
 serve "$out/if.txg" 18301
-read -r t_rps t50 t99 t999 tbad < <(run_wrk 18301 "$single" 32)
-echo "| txguard serve (iforest, SQLite) | $t_rps | $t50 | $t99 | $t999 | $tbad |"
+read -r t_rps t50 t99 t999 tbad tcpu < <(run_wrk 18301 "$single" 32 "${pids[-1]}")
+echo "| txguard serve (iforest, SQLite) | $t_rps | $t50 | $t99 | $t999 | $tbad | $tcpu |"
 stop_last
 
 serve "$out/xgb.txg" 18302
-read -r x_rps x50 x99 x999 xbad < <(run_wrk 18302 "$single" 32)
-echo "| txguard serve (xgboost + SHAP reasons, SQLite) | $x_rps | $x50 | $x99 | $x999 | $xbad |"
+read -r x_rps x50 x99 x999 xbad xcpu < <(run_wrk 18302 "$single" 32 "${pids[-1]}")
+echo "| txguard serve (xgboost + SHAP reasons, SQLite) | $x_rps | $x50 | $x99 | $x999 | $xbad | $xcpu |"
 stop_last
 
 serve "$out/if.txg" 18303
-read -r b_rps b50 b99 b999 bbad < <(BATCH=1000 run_wrk 18303 "$batch" 4)
+read -r b_rps b50 b99 b999 bbad bcpu < <(BATCH=1000 run_wrk 18303 "$batch" 4 "${pids[-1]}")
 stored=$(/usr/bin/python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from transactions').fetchone()[0])" "$out/18303.db")
-echo "| txguard serve /v1/score/batch (1000 per request) | $b_rps req/s = $((b_rps * 1000)) tx/s | $b50 | $b99 | $b999 | $bbad |"
+echo "| txguard serve /v1/score/batch (1000 per request) | $b_rps req/s = $((b_rps * 1000)) tx/s | $b50 | $b99 | $b999 | $bbad | $bcpu (per 1000) |"
 stop_last
 
 (cd ../shared/peers/fastapi_ref && TXREF_TRAIN="$(cd - >/dev/null; realpath "$data")" \
@@ -98,8 +103,8 @@ stop_last
   2>"$out/fastapi.log") &
 pids+=($!)
 wait_port 18304
-read -r f_rps f50 f99 f999 fbad < <(run_wrk 18304 "$single" 32)
-echo "| FastAPI + scikit-learn reference (2 workers) | $f_rps | $f50 | $f99 | $f999 | $fbad |"
+read -r f_rps f50 f99 f999 fbad fcpu < <(run_wrk 18304 "$single" 32)
+echo "| FastAPI + scikit-learn reference (2 workers) | $f_rps | $f50 | $f99 | $f999 | $fbad | |"
 stop_last
 echo
 echo "throughput ratio txguard/reference: $(echo "scale=1; $t_rps / $f_rps" | bc)x (iforest), $(echo "scale=1; $x_rps / $f_rps" | bc)x (xgboost); batch: $((b_rps * 1000)) transactions/s, $stored stored"

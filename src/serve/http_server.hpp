@@ -1,7 +1,8 @@
 #pragma once
-// A small HTTP/1.1 server on Boost.Asio/Beast: an event loop on N threads (no per-connection
-// thread, so keep-alive connections are not capped by a pool), TCP_NODELAY, a per-connection
-// strand, bounded request bodies (413) and a connection limit (503 + Retry-After, then close).
+// A small HTTP/1.1 server on Boost.Asio/Beast: N event loops, one thread each, connections spread
+// over them (no per-connection thread, so keep-alive connections are not capped by a pool; a
+// connection's handlers all run on its loop's thread), TCP_NODELAY, bounded request bodies (413)
+// and a connection limit (503 + Retry-After, then close).
 // Handlers answer asynchronously: the Responder may be called later from any thread.
 #include <atomic>
 #include <cstdint>

@@ -482,13 +482,14 @@ TEST(RequestParser, FastLexerAgreesWithTheReferenceParser) {
         ".5",
         "\xef\xbb\xbf{}",
     };
-    const std::string alphabet = "{}[]:,\"\\ 0123456789-+.eEtrufalsn\x01\x7f\xc3\xa9" "abcxyz";
+    const std::string alphabet =
+        "{}[]:,\"\\ 0123456789-+.eEtrufalsn\x01\x7f\xc3\xa9"
+        "abcxyz";
     Rng rng(20261205);
     const std::size_t base = seeds.size();
     for (int i = 0; i < 30000; ++i) {
         std::string s = seeds[rng.Below(base)];
-        for (int edits = 1 + static_cast<int>(rng.Below(3)); edits > 0 && !s.empty();
-             --edits) {
+        for (int edits = 1 + static_cast<int>(rng.Below(3)); edits > 0 && !s.empty(); --edits) {
             const std::size_t at = rng.Below(s.size());
             const char c = alphabet[rng.Below(alphabet.size())];
             switch (rng.Below(3)) {
