@@ -312,10 +312,11 @@ void IsolationForest::ScoreBlockAxis(const double* rows, std::size_t count, std:
     const WalkNode* walk = walk_.data();
     const double* leaf = leaf_value_.data();
     const std::uint32_t depth = walk_depth_;
+    const std::size_t full = count - count % kLanes;  // rows walked 8 at a time
     for (std::size_t t = 0; t < roots_.size(); ++t) {
         const std::uint32_t root = roots_[t];
         std::size_t r = 0;
-        for (; r + kLanes <= count; r += kLanes) {
+        for (; r < full; r += kLanes) {
             std::uint32_t idx[kLanes];
             const double* row[kLanes];
             for (std::size_t u = 0; u < kLanes; ++u) {
@@ -330,14 +331,23 @@ void IsolationForest::ScoreBlockAxis(const double* rows, std::size_t count, std:
             }
             for (std::size_t u = 0; u < kLanes; ++u) sums[r + u] += leaf[idx[u]];
         }
-        for (; r < count; ++r) {
-            const double* row1 = rows + r * stride;
-            std::uint32_t i = root;
+    }
+    // The other rows (a single live transaction is one): 8 trees in lock step instead, adding
+    // their leaves in tree order as above.
+    const std::size_t trees = roots_.size();
+    for (std::size_t r = full; r < count; ++r) {
+        const double* row1 = rows + r * stride;
+        for (std::size_t t0 = 0; t0 < trees; t0 += kLanes) {
+            const std::size_t lanes = std::min(kLanes, trees - t0);
+            std::uint32_t idx[kLanes];
+            for (std::size_t u = 0; u < lanes; ++u) idx[u] = roots_[t0 + u];
             for (std::uint32_t step = 0; step < depth; ++step) {
-                const WalkNode& nd = walk[i];
-                i = nd.next + (row1[nd.feature] > nd.split ? 1u : 0u);
+                for (std::size_t u = 0; u < lanes; ++u) {
+                    const WalkNode& nd = walk[idx[u]];
+                    idx[u] = nd.next + (row1[nd.feature] > nd.split ? 1u : 0u);
+                }
             }
-            sums[r] += leaf[i];
+            for (std::size_t u = 0; u < lanes; ++u) sums[r] += leaf[idx[u]];
         }
     }
 }
