@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <limits>
 #include <numeric>
@@ -513,14 +514,36 @@ constexpr std::uint32_t kSnapshotFormat = 1;
 constexpr std::size_t kRecordBytes = 3 * 8 + 5 * sizeof(double) + 1 + 4;
 }  // namespace
 
-std::string FeatureEngine::Snapshot() const {
-    ByteWriter w;
+// The live server takes snapshots under its scoring lock, so this is written for speed: the size
+// is reserved up front, an event is packed into one append, window lists go out without
+// temporary copies. (Before, 38-54 MB of state took ~0.5 s on a loaded 2-core machine; 2026-12-05.)
+std::string FeatureEngine::Snapshot(std::string reuse) const {
+    const std::string spec_json = FeatureSpecToJson(spec_);
+    std::size_t size = sizeof(kSnapshotFormat) + 8 + spec_json.size();
+    for (const auto& values : impl_->key_values) {
+        size += 8;
+        for (const auto& v : values) size += 8 + v.size();
+    }
+    for (const auto& b : impl_->blocks) {
+        size += 8;
+        for (const auto& e : b.states) {
+            size += 1 + 8 + 8 + 8 + e.ring.size() * kRecordBytes;
+            for (const auto& ws : e.win) size += 6 * 8 + 8 * ws.maxq.size() + 8 * ws.cp.size();
+        }
+    }
+    ByteWriter w(std::move(reuse));
+    w.Reserve(size);
     w.Put(kSnapshotFormat);
-    w.PutString(FeatureSpecToJson(spec_));
+    w.PutString(spec_json);
     for (const auto& values : impl_->key_values) {
         w.Put<std::uint64_t>(values.size());
         for (const auto& v : values) w.PutString(v);
     }
+    char rec[kRecordBytes];
+    const auto pack = [&rec](std::size_t at, const auto& v) {
+        std::memcpy(rec + at, &v, sizeof v);
+        return at + sizeof v;
+    };
     for (const auto& b : impl_->blocks) {
         w.Put<std::uint64_t>(b.states.size());
         for (const auto& e : b.states) {
@@ -529,16 +552,18 @@ std::string FeatureEngine::Snapshot() const {
             w.Put(e.base);
             w.Put<std::uint64_t>(e.ring.size());
             for (const auto& r : e.ring) {
-                w.Put(r.ts);
-                w.Put(r.seq_first);
-                w.Put(r.seq_last);
-                w.Put(r.n);
-                w.Put(r.sum);
-                w.Put(r.sumsq);
-                w.Put(r.maxv);
-                w.Put(r.frauds);
-                w.Put(r.label);
-                w.Put(r.counterparty);
+                std::size_t at = pack(0, r.ts);
+                at = pack(at, r.seq_first);
+                at = pack(at, r.seq_last);
+                at = pack(at, r.n);
+                at = pack(at, r.sum);
+                at = pack(at, r.sumsq);
+                at = pack(at, r.maxv);
+                at = pack(at, r.frauds);
+                at = pack(at, r.label);
+                at = pack(at, r.counterparty);
+                TXG_CHECK(at == kRecordBytes);
+                w.PutBytes(rec, kRecordBytes);
             }
             for (const auto& ws : e.win) {
                 w.Put(ws.lo);
@@ -547,13 +572,13 @@ std::string FeatureEngine::Snapshot() const {
                 w.Put(ws.sum);
                 w.Put(ws.sumsq);
                 w.Put(ws.frauds);
-                w.PutVector(std::vector<std::uint64_t>(ws.maxq.begin(), ws.maxq.end()));
-                std::vector<std::uint32_t> cp;
+                w.Put<std::uint64_t>(ws.maxq.size());
+                for (const std::uint64_t q : ws.maxq) w.Put(q);
+                w.Put<std::uint64_t>(2 * ws.cp.size());
                 for (const auto& [k, v] : ws.cp) {
-                    cp.push_back(k);
-                    cp.push_back(v);
+                    w.Put<std::uint32_t>(k);
+                    w.Put<std::uint32_t>(v);
                 }
-                w.PutVector(cp);
             }
         }
     }

@@ -153,6 +153,7 @@ struct ScoringService::Impl {
     bool snap_quit = false;
     std::thread snap_thread;
     std::unique_ptr<Store> snap_store;
+    std::string snapshot_buffer;  // the last snapshot's memory, reused (snapshot thread / Close)
     std::uint64_t restored_events = 0;
 
     // Metrics.
@@ -655,7 +656,7 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
         std::lock_guard lock(mu);
         snap.seq = last_seq;
         snap.model_key = model->spec_key;
-        snap.bytes = engine->Snapshot();
+        snap.bytes = engine->Snapshot(std::move(snapshot_buffer));
     }
     snap.created_ms = WallClockMs();
     // Every event up to snap.seq was submitted before the snapshot was taken (under mu), and the
@@ -664,7 +665,9 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
     writer->Flush();
     if (store_failed.load())
         return MakeError(ErrorCode::kIo, "not writing a snapshot after a storage failure");
-    return snap_store->PutSnapshot(snap);
+    auto put = snap_store->PutSnapshot(snap);
+    snapshot_buffer = std::move(snap.bytes);
+    return put;
 }
 
 void ScoringService::Impl::SnapshotLoop() {

@@ -25,6 +25,9 @@ inline std::uint64_t Fnv1a64(std::string_view bytes) {
 
 class ByteWriter {
   public:
+    ByteWriter() = default;
+    // Writes into `reuse`'s memory (cleared first).
+    explicit ByteWriter(std::string reuse) : buf_(std::move(reuse)) { buf_.clear(); }
     template <class T>
     requires std::is_trivially_copyable_v<T>
     void Put(const T& v) { buf_.append(reinterpret_cast<const char*>(&v), sizeof(T)); }
@@ -37,6 +40,13 @@ class ByteWriter {
     void PutVector(const std::vector<T>& v) {
         Put<std::uint64_t>(v.size());
         if (!v.empty()) buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    }
+    void PutBytes(const void* data, std::size_t n) {
+        buf_.append(static_cast<const char*>(data), n);
+    }
+    // At least n bytes; growing, with a quarter more (a writer reused for growing outputs).
+    void Reserve(std::size_t n) {
+        if (buf_.capacity() < n) buf_.reserve(n + n / 4);
     }
     const std::string& bytes() const { return buf_; }
     std::string Take() { return std::move(buf_); }

@@ -72,7 +72,9 @@ class FeatureEngine {
     Result<void> AddLabel(const TxInput& tx, std::int8_t label, std::int64_t known_at_ms);
 
     // The whole state (key dictionaries and every entity), for the server and stream workers.
-    std::string Snapshot() const;
+    // `reuse`: a buffer whose memory the snapshot may take over (the previous snapshot's bytes):
+    // a server snapshotting tens of MB under its lock then skips faulting in fresh pages.
+    std::string Snapshot(std::string reuse = {}) const;
     Result<void> Restore(std::string_view bytes);
 
     // Internal: the batch driver runs entity blocks directly.

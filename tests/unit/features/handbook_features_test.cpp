@@ -166,6 +166,9 @@ Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days
             auto fresh = std::make_unique<FeatureEngine>(spec);
             EXPECT_TRUE(fresh->Restore(snap));
             EXPECT_TRUE(fresh->Snapshot() == snap);
+            // Into reused memory (a longer and a shorter earlier buffer): the same bytes.
+            EXPECT_TRUE(fresh->Snapshot(std::string(snap.size() * 2, 'x')) == snap);
+            EXPECT_TRUE(fresh->Snapshot(std::string(3, 'x')) == snap);
             engine = std::move(fresh);
         }
         TxInput& tx = txs[r];
