@@ -16,7 +16,7 @@ namespace txguard::store_detail {
 namespace {
 
 // Migration i (0-based) takes the schema from version i to version i + 1.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE transactions(
     seq INTEGER PRIMARY KEY,
@@ -84,7 +84,22 @@ ALTER TABLE labels_v2 RENAME TO labels;
 CREATE UNIQUE INDEX labels_seq ON labels(partition, seq);
 CREATE INDEX labels_transaction ON labels(transaction_id, seq);
 )sql",
+    // v3: snapshots larger than one chunk are written in pieces, one transaction each, so a
+    // snapshot of tens of MB never holds the write lock (and the live writer's commits) for long;
+    // the snapshots row (with the chunk count) is written last and makes it visible.
+    R"sql(
+CREATE TABLE snapshot_chunks(
+    model_key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY(model_key, seq, idx)) WITHOUT ROWID;
+ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
+
+// Snapshots above this size go to snapshot_chunks in pieces of this size.
+constexpr std::size_t kSnapshotChunkBytes = 1 << 20;
 
 constexpr int kLatestVersion = static_cast<int>(kMigrations.size());
 
@@ -110,6 +125,10 @@ enum StmtId : int {
     kCountTx,
     kPutSnapshot,
     kGetSnapshot,
+    kPutChunk,
+    kGetChunks,
+    kDropOtherChunks,
+    kBeginRead,
     kNumStmts,
 };
 
@@ -132,8 +151,12 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "SELECT max(coalesce((SELECT max(seq) FROM transactions WHERE partition = ?1), 0),"
     " coalesce((SELECT max(seq) FROM labels WHERE partition = ?1), 0))",
     "SELECT count(*) FROM transactions",
-    "INSERT OR REPLACE INTO snapshots(model_key, seq, created_ms, bytes) VALUES(?,?,?,?)",
-    "SELECT model_key, seq, created_ms, bytes FROM snapshots WHERE model_key = ?",
+    "INSERT OR REPLACE INTO snapshots(model_key, seq, created_ms, bytes, chunks) VALUES(?,?,?,?,?)",
+    "SELECT model_key, seq, created_ms, bytes, chunks FROM snapshots WHERE model_key = ?",
+    "INSERT OR REPLACE INTO snapshot_chunks(model_key, seq, idx, bytes) VALUES(?,?,?,?)",
+    "SELECT bytes FROM snapshot_chunks WHERE model_key = ? AND seq = ? ORDER BY idx",
+    "DELETE FROM snapshot_chunks WHERE model_key = ? AND seq != ?",
+    "BEGIN",
 };
 
 // Resets a cached statement (and drops its bindings) when a call is done with it.
@@ -476,40 +499,121 @@ class SqliteStore final : public Store {
     }
 
     Result<void> PutSnapshot(const StoredSnapshot& snapshot) override {
-        auto s = Stmt(kPutSnapshot);
-        if (!s) return std::unexpected(s.error());
-        StmtLease lease(*s);
-        BindText(*s, 1, snapshot.model_key);
-        sqlite3_bind_int64(*s, 2, static_cast<sqlite3_int64>(snapshot.seq));
-        sqlite3_bind_int64(*s, 3, snapshot.created_ms);
-        sqlite3_bind_blob64(*s, 4, snapshot.bytes.data() ? snapshot.bytes.data() : "",
-                            snapshot.bytes.size(), SQLITE_STATIC);
-        if (StepRetryingBusy(*s, BusyDeadline()) != SQLITE_DONE) {
-            return Fail("cannot write the snapshot of '" + snapshot.model_key + "'");
+        const std::string_view bytes = snapshot.bytes;
+        const std::size_t chunks =
+            bytes.size() <= kSnapshotChunkBytes
+                ? 0
+                : (bytes.size() + kSnapshotChunkBytes - 1) / kSnapshotChunkBytes;
+        const std::string what = "cannot write the snapshot of '" + snapshot.model_key + "'";
+        // The pieces first, one short transaction each (autocommit); invisible until the row
+        // below names their seq. Pieces of a snapshot that never got its row are dropped by the
+        // next one.
+        for (std::size_t i = 0; i < chunks; ++i) {
+            auto c = Stmt(kPutChunk);
+            if (!c) return std::unexpected(c.error());
+            StmtLease lease(*c);
+            const std::string_view piece =
+                bytes.substr(i * kSnapshotChunkBytes, kSnapshotChunkBytes);
+            BindText(*c, 1, snapshot.model_key);
+            sqlite3_bind_int64(*c, 2, static_cast<sqlite3_int64>(snapshot.seq));
+            sqlite3_bind_int64(*c, 3, static_cast<sqlite3_int64>(i));
+            sqlite3_bind_blob64(*c, 4, piece.data(), piece.size(), SQLITE_STATIC);
+            if (StepRetryingBusy(*c, BusyDeadline()) != SQLITE_DONE) return Fail(what);
         }
+        auto begin = Stmt(kBegin);
+        if (!begin) return std::unexpected(begin.error());
+        if (StepRetryingBusy(*begin, BusyDeadline()) != SQLITE_DONE) return Fail(what);
+        auto rollback = [&] {
+            auto e = Fail(what);
+            if (!sqlite3_get_autocommit(db_)) {
+                if (auto rb = Stmt(kRollback); rb) StepOnce(*rb);
+            }
+            return e;
+        };
+        {
+            auto s = Stmt(kPutSnapshot);
+            if (!s) return rollback();
+            StmtLease lease(*s);
+            BindText(*s, 1, snapshot.model_key);
+            sqlite3_bind_int64(*s, 2, static_cast<sqlite3_int64>(snapshot.seq));
+            sqlite3_bind_int64(*s, 3, snapshot.created_ms);
+            const std::string_view inline_bytes = chunks ? std::string_view() : bytes;
+            sqlite3_bind_blob64(*s, 4, inline_bytes.data() ? inline_bytes.data() : "",
+                                inline_bytes.size(), SQLITE_STATIC);
+            sqlite3_bind_int64(*s, 5, static_cast<sqlite3_int64>(chunks));
+            if (sqlite3_step(*s) != SQLITE_DONE) return rollback();
+        }
+        {
+            auto d = Stmt(kDropOtherChunks);
+            if (!d) return rollback();
+            StmtLease lease(*d);
+            BindText(*d, 1, snapshot.model_key);
+            sqlite3_bind_int64(*d, 2, static_cast<sqlite3_int64>(chunks ? snapshot.seq : -1));
+            if (sqlite3_step(*d) != SQLITE_DONE) return rollback();
+        }
+        auto commit = Stmt(kCommit);
+        if (!commit || StepRetryingBusy(*commit, BusyDeadline()) != SQLITE_DONE) return rollback();
         return Ok();
     }
 
     Result<std::optional<StoredSnapshot>> LatestSnapshot(std::string_view model_key) override {
-        auto s = Stmt(kGetSnapshot);
-        if (!s) return std::unexpected(s.error());
-        StmtLease lease(*s);
-        BindText(*s, 1, model_key);
-        const int rc = sqlite3_step(*s);
-        if (rc == SQLITE_DONE) return std::optional<StoredSnapshot>();
-        if (rc != SQLITE_ROW) {
-            return Fail("cannot read the snapshot of '" + std::string(model_key) + "'");
-        }
-        std::optional<StoredSnapshot> snap(std::in_place);
-        ReadText(*s, 0, snap->model_key);
-        snap->seq = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 1));
-        snap->created_ms = sqlite3_column_int64(*s, 2);
-        const void* p = sqlite3_column_blob(*s, 3);
-        const int n = sqlite3_column_bytes(*s, 3);
-        if (p != nullptr && n > 0) {
-            snap->bytes.assign(static_cast<const char*>(p), static_cast<std::size_t>(n));
-        }
-        return snap;
+        const std::string what = "cannot read the snapshot of '" + std::string(model_key) + "'";
+        // One read transaction: the row and its pieces from the same state of the database.
+        auto begin = Stmt(kBeginRead);
+        if (!begin) return std::unexpected(begin.error());
+        if (StepOnce(*begin) != SQLITE_DONE) return Fail(what);
+        auto end_read = [&] {
+            if (!sqlite3_get_autocommit(db_)) {
+                if (auto c = Stmt(kCommit); c) StepOnce(*c);
+            }
+        };
+        auto read = [&]() -> Result<std::optional<StoredSnapshot>> {
+            std::optional<StoredSnapshot> snap;
+            std::uint64_t chunks = 0;
+            {
+                auto s = Stmt(kGetSnapshot);
+                if (!s) return std::unexpected(s.error());
+                StmtLease lease(*s);
+                BindText(*s, 1, model_key);
+                const int rc = sqlite3_step(*s);
+                if (rc == SQLITE_DONE) return snap;
+                if (rc != SQLITE_ROW) return Fail(what);
+                snap.emplace();
+                ReadText(*s, 0, snap->model_key);
+                snap->seq = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 1));
+                snap->created_ms = sqlite3_column_int64(*s, 2);
+                const void* p = sqlite3_column_blob(*s, 3);
+                const int n = sqlite3_column_bytes(*s, 3);
+                if (p != nullptr && n > 0)
+                    snap->bytes.assign(static_cast<const char*>(p), static_cast<std::size_t>(n));
+                chunks = static_cast<std::uint64_t>(sqlite3_column_int64(*s, 4));
+            }
+            if (chunks == 0) return snap;
+            auto c = Stmt(kGetChunks);
+            if (!c) return std::unexpected(c.error());
+            StmtLease lease(*c);
+            BindText(*c, 1, model_key);
+            sqlite3_bind_int64(*c, 2, static_cast<sqlite3_int64>(snap->seq));
+            std::uint64_t got = 0;
+            int rc;
+            while ((rc = sqlite3_step(*c)) == SQLITE_ROW) {
+                const void* p = sqlite3_column_blob(*c, 0);
+                const int n = sqlite3_column_bytes(*c, 0);
+                if (p != nullptr && n > 0)
+                    snap->bytes.append(static_cast<const char*>(p), static_cast<std::size_t>(n));
+                ++got;
+            }
+            if (rc != SQLITE_DONE) return Fail(what);
+            if (got != chunks)
+                return MakeError(ErrorCode::kCorrupt, "store " + url_ + ": the snapshot of '" +
+                                                          std::string(model_key) + "' has " +
+                                                          std::to_string(got) + " of its " +
+                                                          std::to_string(chunks) + " pieces");
+            return snap;
+        };
+        auto r = read();
+        end_read();
+        return r;
     }
 
   private:

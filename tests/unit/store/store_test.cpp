@@ -194,6 +194,43 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
                                      std::to_string(store_detail::SqliteSchemaVersion()));
 }
 
+// A large snapshot is written in 1 MiB pieces, each its own transaction, the snapshots row last;
+// replacing it drops the old pieces, and a missing piece is reported, not returned short.
+TEST(SqliteStore, LargeSnapshotsAreWrittenInPieces) {
+    TempDir dir;
+    auto s = MustOpen(dir.Url("s.db"));
+    ASSERT_TRUE(s);
+    const std::string big(3u << 20, 'b');
+    ASSERT_TRUE(s->PutSnapshot({1, "k", big, 1}));
+    {
+        RawDb raw(dir.File("s.db"));
+        EXPECT_EQ(raw.Exec("SELECT chunks FROM snapshots WHERE model_key = 'k'"), "3");
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "3");
+        EXPECT_EQ(raw.Exec("SELECT length(bytes) FROM snapshots"), "0");
+    }
+    ASSERT_TRUE(s->PutSnapshot({2, "k", big + "!", 2}));  // four pieces, the old three dropped
+    {
+        RawDb raw(dir.File("s.db"));
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks WHERE seq = 2"), "4");
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "4");
+    }
+    ASSERT_TRUE(s->PutSnapshot({3, "k", "inline", 3}));
+    {
+        RawDb raw(dir.File("s.db"));
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "0");
+    }
+    ASSERT_TRUE(s->PutSnapshot({4, "k", big, 4}));
+    {
+        RawDb raw(dir.File("s.db"));
+        raw.Exec("DELETE FROM snapshot_chunks WHERE idx = 1");
+    }
+    auto got = s->LatestSnapshot("k");
+    ASSERT_FALSE(got.has_value());
+    EXPECT_EQ(got.error().code, ErrorCode::kCorrupt);
+    EXPECT_NE(got.error().message.find("has 2 of its 3 pieces"), std::string::npos)
+        << got.error().message;
+}
+
 // A database written by a txguard before partitions (schema version 1) is migrated on open:
 // its events land in partition 0, unchanged, and the seq rules become per partition.
 TEST(SqliteStore, MigratesAVersion1Database) {
