@@ -41,7 +41,9 @@ async function checkReport(browser, file) {
     else if (c.svg && c.marks === 0) problems.push(`chart ${c.id}: no data marks drawn`);
   }
   const shot = path.join(outDir, path.basename(file, ".html") + ".png");
-  await page.screenshot({ path: shot, fullPage: true });
+  // A full-page screenshot of a large report can take over the default 30 s when other work
+  // holds the cores (seen once while benchmarks ran); 120 s.
+  await page.screenshot({ path: shot, fullPage: true, timeout: 120000 });
   await page.close();
   return { file, charts: charts.length, marks: charts.reduce((s, c) => s + c.marks, 0), shot,
            problems };
