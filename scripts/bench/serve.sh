@@ -28,46 +28,12 @@ wait_port() {  # PORT (the reference trains its model at start-up: minutes on a 
   done
   echo "server on port $1 did not come up" >&2; exit 1
 }
-# wrk --latency output -> "req/s p50 p99 p99.9 non2xx" (latencies in ms)
-summarize() {
-  /usr/bin/python3 -c '
-import re, sys
-t = sys.stdin.read()
-def ms(label):
-    m = re.search(r"^\s*" + re.escape(label) + r"\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
-    if not m: return float("nan")
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", t)
-err = re.search(r"Socket errors:.*", t)
-p50, p99, p999 = ms("50%"), ms("99%"), ms("99.900%")
-print("%.0f %.2f %.2f %.2f %s" % (rps, p50, p99, p999, bad.group(1) if bad else 0))
-' ; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }  # user + system
-run_wrk() {  # PORT SCRIPT CONNECTIONS [SERVER_PID] -> summary, then the server's CPU us a request
-  local c0 c1 n
-  c0=$([ -n "${4:-}" ] && cpu_ticks "$4" || echo 0)
-  wrk -t2 -c"$3" -d"${secs}s" --latency -s "$2" "http://127.0.0.1:$1" >"$out/wrk.$1.txt" 2>&1
-  c1=$([ -n "${4:-}" ] && cpu_ticks "$4" || echo 0)
-  n=$(grep -oE '[0-9]+ requests in' "$out/wrk.$1.txt" | cut -d' ' -f1)
-  echo "$(summarize <"$out/wrk.$1.txt") $(echo "scale=1; ($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / ${n:-1}" | bc)"
-}
-# wrk's --latency prints percentiles 50/75/90/99; a done() hook adds 99.9%.
+# shellcheck source=scripts/bench/wrk_common.sh
+. scripts/bench/wrk_common.sh
 single="$out/score.lua"
-cp ../shared/peers/wrk/score.lua "$single"
-cat >> "$single" <<'LUA'
-function done(summary, latency, requests)
-  io.write(string.format("  99.900%%  %.2fms\n", latency:percentile(99.9) / 1000))
-end
-LUA
+with_p999 ../shared/peers/wrk/score.lua "$single"
 batch="$out/batch.lua"
-cp scripts/bench/serve_batch.lua "$batch"
-cat >> "$batch" <<'LUA'
-function done(summary, latency, requests)
-  io.write(string.format("  99.900%%  %.2fms\n", latency:percentile(99.9) / 1000))
-end
-LUA
+with_p999 scripts/bench/serve_batch.lua "$batch"
 
 echo "training models on the handbook data (2018-07-25..31)..." >&2
 $txg --quiet train --data "$data" --detector iforest --train-from 2018-07-25 --train-to 2018-07-31 -o "$out/if.txg" >&2
@@ -83,17 +49,17 @@ serve() {  # MODEL PORT
 stop_last() { kill -TERM "${pids[-1]}"; wait "${pids[-1]}" 2>/dev/null || true; unset 'pids[-1]'; }
 
 serve "$out/if.txg" 18301
-read -r t_rps t50 t99 t999 tbad tcpu < <(run_wrk 18301 "$single" 32 "${pids[-1]}")
+read -r t_rps t50 t99 t999 tbad tcpu < <(run_wrk 18301 "$single" 32 "$secs" "$out/wrk.18301.txt" "${pids[-1]}")
 echo "| txguard serve (iforest, SQLite) | $t_rps | $t50 | $t99 | $t999 | $tbad | $tcpu |"
 stop_last
 
 serve "$out/xgb.txg" 18302
-read -r x_rps x50 x99 x999 xbad xcpu < <(run_wrk 18302 "$single" 32 "${pids[-1]}")
+read -r x_rps x50 x99 x999 xbad xcpu < <(run_wrk 18302 "$single" 32 "$secs" "$out/wrk.18302.txt" "${pids[-1]}")
 echo "| txguard serve (xgboost + SHAP reasons, SQLite) | $x_rps | $x50 | $x99 | $x999 | $xbad | $xcpu |"
 stop_last
 
 serve "$out/if.txg" 18303
-read -r b_rps b50 b99 b999 bbad bcpu < <(BATCH=1000 run_wrk 18303 "$batch" 4 "${pids[-1]}")
+read -r b_rps b50 b99 b999 bbad bcpu < <(BATCH=1000 run_wrk 18303 "$batch" 4 "$secs" "$out/wrk.18303.txt" "${pids[-1]}")
 stored=$(/usr/bin/python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from transactions').fetchone()[0])" "$out/18303.db")
 echo "| txguard serve /v1/score/batch (1000 per request) | $b_rps req/s = $((b_rps * 1000)) tx/s | $b50 | $b99 | $b999 | $bbad | $bcpu (per 1000) |"
 stop_last
@@ -103,7 +69,7 @@ stop_last
   2>"$out/fastapi.log") &
 pids+=($!)
 wait_port 18304
-read -r f_rps f50 f99 f999 fbad fcpu < <(run_wrk 18304 "$single" 32)
+read -r f_rps f50 f99 f999 fbad fcpu < <(run_wrk 18304 "$single" 32 "$secs" "$out/wrk.18304.txt")
 echo "| FastAPI + scikit-learn reference (2 workers) | $f_rps | $f50 | $f99 | $f999 | $fbad | |"
 stop_last
 echo

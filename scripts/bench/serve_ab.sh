@@ -16,35 +16,19 @@ extra=("$@")
 command -v wrk >/dev/null || { echo "needs wrk (scripts/setup.sh installs it)" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
+# shellcheck source=scripts/bench/wrk_common.sh
+. scripts/bench/wrk_common.sh
 lua="$out/score.lua"
-cp ../shared/peers/wrk/score.lua "$lua"
-cat >>"$lua" <<'LUA'
-function done(summary, latency, requests)
-  io.write(string.format("  99.900%%  %.2fms\n", latency:percentile(99.9) / 1000))
-end
-LUA
-one() {  # BIN -> "rps p50 p99 p999 cpu_us"
-  local port=$((18500 + RANDOM % 400)) db pid c0 c1
+with_p999 ../shared/peers/wrk/score.lua "$lua"
+one() {  # BIN -> "rps p50 p99 p999 non2xx cpu_us"
+  local port=$((18500 + RANDOM % 400)) db pid r
   db=$(mktemp -d -p "$out")
   "$1" serve --model "$model" --db "sqlite://$db/s.db" --port "$port" "${extra[@]}" 2>"$db/log" &
   pid=$!
   for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-  c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  wrk -t2 -c32 -d"${secs}s" --latency -s "$lua" "http://127.0.0.1:$port" >"$db/wrk.txt" 2>&1 || true
-  c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  r=$(run_wrk "$port" "$lua" 32 "$secs" "$db/wrk.txt" "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  /usr/bin/python3 - "$db/wrk.txt" "$c0" "$c1" "$(getconf CLK_TCK)" <<'PY'
-import re, sys
-t = open(sys.argv[1]).read()
-def ms(label):
-    m = re.search(r"^\s*" + re.escape(label) + r"\s+([\d.]+)(us|ms|s)\s*$", t, re.M)
-    v, u = float(m.group(1)), m.group(2)
-    return v / 1000 if u == "us" else v * 1000 if u == "s" else v
-n = int(re.search(r"(\d+) requests in", t).group(1))
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-cpu = (float(sys.argv[3]) - float(sys.argv[2])) / float(sys.argv[4]) * 1e6 / n
-print("%.0f %.2f %.2f %.2f %.1f" % (rps, ms("50%"), ms("99%"), ms("99.900%"), cpu))
-PY
+  echo "$r"
 }
 for i in $(seq 1 "$pairs"); do
   for side in A B; do
@@ -59,5 +43,6 @@ rows = [l.split() for l in open(sys.argv[1])]
 for side in "AB":
     v = [list(map(float, r[1:])) for r in rows if r[0] == side]
     med = [st.median(c) for c in zip(*v)]
-    print("median %s: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, server CPU %.1f us a request" % (side, *med))
+    print("median %s: %.0f requests/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, non-2xx %.0f, "
+          "server CPU %.1f us a request" % (side, *med))
 PY

@@ -512,6 +512,10 @@ namespace {
 constexpr std::uint32_t kSnapshotFormat = 1;
 // Bytes of one Record in a snapshot (its fields written one by one, no padding).
 constexpr std::size_t kRecordBytes = 3 * 8 + 5 * sizeof(double) + 1 + 4;
+static_assert(kRecordBytes == sizeof(Record::ts) + sizeof(Record::seq_first) +
+                                  sizeof(Record::seq_last) + 5 * sizeof(double) +
+                                  sizeof(Record::label) + sizeof(Record::counterparty),
+              "a snapshot event is its fields packed");
 }  // namespace
 
 // The live server takes snapshots under its scoring lock, so this is written for speed: the size
@@ -562,8 +566,7 @@ std::string FeatureEngine::Snapshot(std::string reuse) const {
                 at = pack(at, r.frauds);
                 at = pack(at, r.label);
                 at = pack(at, r.counterparty);
-                TXG_CHECK(at == kRecordBytes);
-                w.PutBytes(rec, kRecordBytes);
+                w.PutBytes(rec, at);
             }
             for (const auto& ws : e.win) {
                 w.Put(ws.lo);

@@ -900,6 +900,17 @@ bool Run(std::string_view body, Mode mode, const Config& cfg, bool fast, Handler
     return false;
 }
 
+// One parse of a body in `mode`: the handler's result (`take`) or the first error.
+template <class Take>
+auto Parse(std::string_view body, Mode mode, const Config& cfg, JsonLexer lexer, Take take)
+    -> RequestResult<decltype(take(std::declval<Handler&>()))> {
+    Handler h(mode, cfg);
+    RequestError err;
+    if (!Run(body, mode, cfg, lexer == JsonLexer::kFast, h, &err))
+        return std::unexpected(std::move(err));
+    return take(h);
+}
+
 bool UsesAmount(const FeatureSpec& spec) {
     if (spec.amount) return true;
     for (const auto& e : spec.entities) {
@@ -925,32 +936,21 @@ RequestParser::RequestParser(const FeatureSpec& spec, RequestLimits limits)
 
 RequestResult<TxRequest> RequestParser::ParseTransaction(std::string_view body,
                                                          JsonLexer lexer) const {
-    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
-    Handler h(Mode::kTransaction, cfg);
-    RequestError err;
-    if (!Run(body, Mode::kTransaction, cfg, lexer == JsonLexer::kFast, h, &err))
-        return std::unexpected(std::move(err));
-    return h.TakeTx();
+    return Parse(body, Mode::kTransaction,
+                 {&extra_columns_, &key_required_, amount_required_, &limits_}, lexer,
+                 [](Handler& h) { return h.TakeTx(); });
 }
 
 RequestResult<std::vector<TxRequest>> RequestParser::ParseBatch(std::string_view body,
                                                                 JsonLexer lexer) const {
-    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
-    Handler h(Mode::kBatch, cfg);
-    RequestError err;
-    if (!Run(body, Mode::kBatch, cfg, lexer == JsonLexer::kFast, h, &err))
-        return std::unexpected(std::move(err));
-    return h.TakeTxs();
+    return Parse(body, Mode::kBatch, {&extra_columns_, &key_required_, amount_required_, &limits_},
+                 lexer, [](Handler& h) { return h.TakeTxs(); });
 }
 
 RequestResult<std::vector<LabelRequest>> RequestParser::ParseLabels(std::string_view body,
                                                                     JsonLexer lexer) const {
-    const Config cfg{&extra_columns_, &key_required_, amount_required_, &limits_};
-    Handler h(Mode::kLabels, cfg);
-    RequestError err;
-    if (!Run(body, Mode::kLabels, cfg, lexer == JsonLexer::kFast, h, &err))
-        return std::unexpected(std::move(err));
-    return h.TakeLabels();
+    return Parse(body, Mode::kLabels, {&extra_columns_, &key_required_, amount_required_, &limits_},
+                 lexer, [](Handler& h) { return h.TakeLabels(); });
 }
 
 std::string RequestParser::ToJson(const TxRequest& r) const {

@@ -983,7 +983,8 @@ Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions&
     if (!write_store) return std::unexpected(write_store.error());
     impl->SetupMetrics();
     // Buckets for every id the index may hold, allocated once: growing the table rehashes every
-    // id under the scoring lock (at a million ids, a pause of ~0.1 s for every request).
+    // id under the scoring lock, pausing every request (measured on the 2-core VM: 155 ms at 0.7M
+    // ids, 356 ms at 1.4M, 788 ms at 2.9M; docs/benchmarks.md).
     impl->ids.reserve(std::min<std::size_t>(options.max_ids_in_memory, std::size_t{1} << 23));
     TXG_RETURN_IF_ERROR(impl->Restore());
     (*write_store)->SetAutoCheckpoint(false);  // the snapshot thread checkpoints

@@ -297,9 +297,10 @@ class SqliteStore final : public Store {
         }
         // A 4 MiB page cache per connection: SQLite scans the whole cache's hash table at many
         // commits (sqlite3PcacheTruncate), so a bigger cache made every commit dearer; with 32 MiB
-        // that scan was 3-4% of the scoring service's CPU, and the 4 MiB cache served ~10% more
-        // requests a CPU second (2026-12-05). It still holds the indexes' interior pages; leaf
-        // pages of a large store come from the OS page cache.
+        // that scan was 3-4% of the scoring service's CPU; in three interleaved runs the server
+        // used 105/107/124 µs of CPU a request with 32 MiB and 96/90/113 with 4 MiB (2026-12-05,
+        // docs/benchmarks.md). It still holds the indexes' interior pages; leaf pages of a large
+        // store come from the OS page cache.
         const std::string pragmas = std::string("PRAGMA synchronous=") +
                                     (parsed.synchronous_full ? "FULL" : "NORMAL") +
                                     "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;"

@@ -54,6 +54,11 @@ struct LabelRequest {
     bool operator==(const LabelRequest&) const = default;
 };
 
+// Which JSON lexer reads a body. kFast: txguard's own for printable-ASCII strings without escapes
+// and in-range numbers, handing anything else to nlohmann's parser (same results, faster);
+// kReference: nlohmann's parser alone (the differential tests compare the two).
+enum class JsonLexer : std::uint8_t { kFast, kReference };
+
 // Field rules (one transaction object):
 //   transaction_id  string, 1..max_id_bytes bytes, no control characters (< 0x20), required
 //   timestamp       ISO-8601 string ("2018-04-01T00:00:31Z", "2018-04-01 00:00:31", offsets,
@@ -76,11 +81,6 @@ struct LabelRequest {
 // field. Errors on the body as a whole have field "": not the expected JSON type, or malformed
 // JSON ("malformed JSON at byte 17: syntax error ..."). The first error found is reported; the
 // parse stops there. Quoted input in messages is cut short and escaped: messages are valid UTF-8.
-// Which JSON lexer reads a body. kFast: txguard's own for printable-ASCII strings without escapes
-// and in-range numbers, handing anything else to nlohmann's parser (same results, faster);
-// kReference: nlohmann's parser alone (the differential tests compare the two).
-enum class JsonLexer : std::uint8_t { kFast, kReference };
-
 class RequestParser {
   public:
     explicit RequestParser(const FeatureSpec& spec, RequestLimits limits = {});
