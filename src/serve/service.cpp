@@ -17,6 +17,7 @@
 
 #include "json_text.hpp"
 #include "openapi.hpp"
+#include "txguard/core/parallel.hpp"
 #include "txguard/core/time.hpp"
 #include "txguard/features/feature_engine.hpp"
 #include "txguard/model/bundle.hpp"
@@ -114,11 +115,65 @@ struct ScoringService::Impl {
 
     // Scoring state, under mu.
     std::mutex mu;
-    std::shared_ptr<const ScoringModel> model;
+    std::shared_ptr<const ScoringModel> model;  // written under mu and model_mu
+    std::mutex model_mu;                        // reading `model` without waiting for mu
+    std::shared_ptr<const ScoringModel> CurrentModel() {
+        std::lock_guard lock(model_mu);
+        return model;
+    }
+    // The writer must receive events in seq order (a restart replays the store by seq; a
+    // snapshot covers every seq up to its own), but a request's scores, reasons and answers are
+    // computed after the scoring lock is released, so that requests overlap. Each request that
+    // takes seqs also takes a ticket (under mu) and submits when its ticket's turn comes.
+    class SubmitOrder {
+      public:
+        std::uint64_t Take() { return issued_++; }        // under mu
+        std::uint64_t Issued() const { return issued_; }  // under mu
+        void WaitTurn(std::uint64_t t) { WaitServing(t, false); }
+        void WaitAllBefore(std::uint64_t t) { WaitServing(t, true); }
+        void Done(std::uint64_t t) {
+            {
+                std::lock_guard lock(mu_);
+                serving_ = t + 1;
+            }
+            cv_.notify_all();
+        }
+
+      private:
+        void WaitServing(std::uint64_t t, bool at_least) {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return at_least ? serving_ >= t : serving_ == t; });
+        }
+        std::uint64_t issued_ = 0;
+        std::mutex mu_;
+        std::condition_variable cv_;
+        std::uint64_t serving_ = 0;
+    };
+    SubmitOrder order;
+    // A ticket's turn: Wait() before submitting; the destructor passes the turn on (waiting for
+    // it first if Wait was not called, e.g. on an error), so no ticket is ever skipped.
+    class Turn {
+      public:
+        Turn(SubmitOrder& o, std::uint64_t t) : o_(o), t_(t) {}
+        Turn(const Turn&) = delete;
+        Turn& operator=(const Turn&) = delete;
+        ~Turn() {
+            Wait();
+            o_.Done(t_);
+        }
+        void Wait() {
+            if (!waited_) o_.WaitTurn(t_);
+            waited_ = true;
+        }
+
+      private:
+        SubmitOrder& o_;
+        std::uint64_t t_;
+        bool waited_ = false;
+    };
     std::unique_ptr<FeatureEngine> engine;
     std::uint64_t last_seq = 0;
     std::int64_t watermark_ms = std::numeric_limits<std::int64_t>::min();
-    std::vector<double> row;  // feature row buffer
     struct TxMeta {
         std::uint64_t seq = 0;
         std::int64_t ts_ms = 0;  // effective (processing) time
@@ -130,6 +185,9 @@ struct ScoringService::Impl {
     bool ids_evicted = false;
     std::uint64_t events_since_snapshot = 0;
     bool closing = false;
+    // Threads a batch's per-row work (scores, reasons, answers) is split over: the cores, at most.
+    unsigned batch_threads = 1;
+    static constexpr std::size_t kParallelBatchRows = 256;  // below this, one thread
 
     // Answers not yet sent because their commit is pending, under pending_mu (the writer
     // thread's callbacks take only this lock).
@@ -186,6 +244,8 @@ struct ScoringService::Impl {
     void Labels(std::string_view body, const Reply& reply);
     void Duplicate(const std::string& id, const Reply& reply, Clock::time_point start);
     void RememberId(const std::string& id, const TxMeta& meta);
+    // Forgets pending answers that will never be submitted; their waiting retries get `why`.
+    void Abandon(const std::vector<std::string>& ids_gone, const std::string& why);
     void CountDecision(const char* decision) {
         decisions[decision[0] == 'a' ? 0 : decision[0] == 'r' ? 1 : 2]->Inc();
     }
@@ -320,14 +380,11 @@ void ScoringService::Impl::Duplicate(const std::string& id, const Reply& reply,
 
 void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
                                     Clock::time_point start) {
-    std::shared_ptr<const ScoringModel> m;
-    {
-        std::lock_guard lock(mu);
-        m = model;
-    }
+    std::shared_ptr<const ScoringModel> m = CurrentModel();
     auto req = m->parser.ParseTransaction(body);
     if (!req) return reply(ErrorReply(400, req.error().message, req.error().field));
 
+    // Under the scoring lock: the idempotency check, the state update and the registration.
     std::unique_lock lock(mu);
     if (closing) return reply(Unavailable("server is shutting down"));
     if (model != m) {  // reloaded meanwhile: parse with the new model's rules
@@ -354,29 +411,45 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     TxMeta meta;
     auto in = PrepareInput(*engine, *req, seq, &meta);
     if (!in) return reply(ErrorReply(400, in.error().message));
-    row.resize(m->num_features);
+    std::vector<double> row(m->num_features);
     if (auto p = engine->Process(*in, row); !p)
         return reply(ErrorReply(422, p.error().message, "timestamp"));
     last_seq = seq;
     watermark_ms = std::max(watermark_ms, in->ts_ms);
-    double score = 0.0;
-    auto inputs =
-        ScoreFeatureRows(*m, MatrixView{row.data(), 1, row.size()}, std::span<double>(&score, 1));
-    if (!inputs) return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
-    const char* decision = Decide(*m, score);
-    std::string reasons = ReasonsFor(*m, decision, inputs->Row(0));
-
-    StoredTransaction rec = MakeRecord(*m, *req, *in, score, decision, reasons, WallClockMs());
-    std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
-    RememberId(rec.transaction_id, meta);
+    RememberId(req->transaction_id, meta);
     {
         std::lock_guard pl(pending_mu);
-        pending[rec.transaction_id].body = out;
+        pending[req->transaction_id];  // its answer is filled in before it is submitted
     }
     inflight.fetch_add(1);
     scored->Inc();
+    Turn turn(order, order.Take());
+    ++events_since_snapshot;
+    const bool snapshot = SnapshotDue();
+    lock.unlock();
+    if (snapshot) WakeSnapshotThread();
+
+    // Outside it: the score, the reasons and the answer, from the feature row and the model.
+    double score = 0.0;
+    auto inputs =
+        ScoreFeatureRows(*m, MatrixView{row.data(), 1, row.size()}, std::span<double>(&score, 1));
+    if (!inputs) {
+        inflight.fetch_sub(1);
+        Abandon({req->transaction_id}, "scoring failed: " + inputs.error().message);
+        return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
+    }
+    const char* decision = Decide(*m, score);
     CountDecision(decision);
+    std::string reasons = ReasonsFor(*m, decision, inputs->Row(0));
+    StoredTransaction rec = MakeRecord(*m, *req, *in, score, decision, reasons, WallClockMs());
+    std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
     std::string id = rec.transaction_id;
+
+    turn.Wait();
+    {
+        std::lock_guard pl(pending_mu);
+        pending[id].body = out;
+    }
     const bool queued = writer->Submit(
         std::move(rec), [this, id, out = std::move(out), reply, start](const Result<void>& r) {
             inflight.fetch_sub(1);
@@ -393,22 +466,14 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
         // Only when the writer is closed; the state already holds the transaction.
         inflight.fetch_sub(1);
         store_failed.store(true);
+        Abandon({id}, "store writer closed");
         reply(Unavailable("store writer closed"));
-        return;
     }
-    ++events_since_snapshot;
-    const bool snapshot = SnapshotDue();
-    lock.unlock();
-    if (snapshot) WakeSnapshotThread();
 }
 
 void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
                                       Clock::time_point start) {
-    std::shared_ptr<const ScoringModel> m;
-    {
-        std::lock_guard lock(mu);
-        m = model;
-    }
+    std::shared_ptr<const ScoringModel> m = CurrentModel();
     auto reqs = m->parser.ParseBatch(body);
     if (!reqs) return reply(ErrorReply(400, reqs.error().message, reqs.error().field));
 
@@ -426,7 +491,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     }
     std::vector<std::size_t> fresh;
     std::vector<std::ptrdiff_t> same_as(n, -1);  // index of the earlier entry with the same id
-    std::vector<bool> old(n, false);
+    // Entries seen before whose answer another request is still computing: looked up again when
+    // this batch's turn to submit comes (every earlier request has filled its answers by then).
+    std::vector<std::size_t> later;
     // Which entries are new: not seen before and not repeated earlier in this batch. Entries
     // seen before get their stored (or pending) answers now, before anything changes the state,
     // so a failure here leaves nothing half done.
@@ -453,12 +520,14 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
                 fresh.push_back(i);
                 continue;
             }
-            old[i] = true;
             {
                 // Pending: committed no later than this batch (commits keep submission order).
                 std::lock_guard pl(pending_mu);
                 if (auto it = pending.find(id); it != pending.end()) {
-                    bodies[i] = it->second.body;
+                    if (it->second.body.empty())
+                        later.push_back(i);
+                    else
+                        bodies[i] = it->second.body;
                     continue;
                 }
             }
@@ -478,94 +547,156 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     // Features for the new ones, in order.
     Matrix features(fresh.size(), m->num_features);
     std::vector<TxInput> inputs(fresh.size());
-    std::vector<TxMeta> metas(fresh.size());
+    std::optional<ApiResponse> failure;  // an entry the state refused: answered after the rest
     for (std::size_t j = 0; j < fresh.size(); ++j) {
-        auto in = PrepareInput(*engine, (*reqs)[fresh[j]], last_seq + 1, &metas[j]);
+        TxMeta meta;
+        auto in = PrepareInput(*engine, (*reqs)[fresh[j]], last_seq + 1, &meta);
         if (in) {
             auto p = engine->Process(*in, features.Row(j));
             if (!p) in = std::unexpected(p.error());
         }
         if (!in) {
             // The first j entries are already in the state: keep them (and store them); answer
-            // the rest with the error.
+            // the request with the error.
+            failure = ErrorReply(422, in.error().message,
+                                 "transactions[" + std::to_string(fresh[j]) + "]");
             fresh.resize(j);
-            features = Matrix(0, 0);
-            lock.unlock();
-            return reply(
-                ErrorReply(422, in.error().message,
-                           "transactions[" + std::to_string(fresh[j]) + "]"));  // not with clamping
+            break;
         }
         last_seq = in->seq;
         watermark_ms = std::max(watermark_ms, in->ts_ms);
         inputs[j] = *in;
+        RememberId((*reqs)[fresh[j]].transaction_id, meta);
     }
-    std::vector<double> scores(fresh.size());
-    Result<Matrix> model_in = Matrix(0, 0);
-    if (!fresh.empty()) {
-        model_in = ScoreFeatureRows(*m, features, scores);
-        if (!model_in) return reply(ErrorReply(500, "scoring failed: " + model_in.error().message));
-    }
-    std::vector<StoredTransaction> recs(fresh.size());
-    std::vector<std::string> fresh_ids(fresh.size());
-    const std::int64_t now = WallClockMs();
+    const std::size_t nf = fresh.size();
     {
         std::lock_guard pl(pending_mu);
-        for (std::size_t j = 0; j < fresh.size(); ++j) {
-            const TxRequest& req = (*reqs)[fresh[j]];
-            const char* decision = Decide(*m, scores[j]);
-            recs[j] = MakeRecord(*m, req, inputs[j], scores[j], decision,
-                                 ReasonsFor(*m, decision, model_in->Row(j)), now);
-            const StoredTransaction& rec = recs[j];
-            bodies[fresh[j]] =
-                ScoreBody(rec.transaction_id, rec.score, decision, rec.reasons_json, m->version);
-            pending[rec.transaction_id].body = bodies[fresh[j]];
-            fresh_ids[j] = rec.transaction_id;
-            RememberId(rec.transaction_id, metas[j]);
-            CountDecision(decision);
-        }
+        for (std::size_t j = 0; j < nf; ++j) pending[(*reqs)[fresh[j]].transaction_id];
     }
-    for (std::size_t i = 0; i < n; ++i)
-        if (same_as[i] >= 0) bodies[i] = bodies[static_cast<std::size_t>(same_as[i])];
-    duplicates->Inc(n - fresh.size());
-    scored->Inc(fresh.size());
-    std::string out = "{\"results\":[";
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i) out += ',';
-        out += bodies[i];
-        out += '}';
-    }
-    out += "],\"model_version\":";
-    AppendJsonString(out, m->version);
-    inflight.fetch_add(fresh.size());
-    const std::size_t count = fresh.size();
-    const bool queued =
-        writer->SubmitBatch(std::move(recs), {},
-                            [this, fresh_ids = std::move(fresh_ids), out = std::move(out), reply,
-                             start, count](const Result<void>& r) {
-                                inflight.fetch_sub(count);
-                                if (r)
-                                    reply(Json(200, WithLatency(out, start)));
-                                else
-                                    reply(Unavailable("storage failure: " + r.error().message));
-                                Committed(fresh_ids, r);
-                            });
-    if (!queued) {
-        inflight.fetch_sub(count);
-        store_failed.store(true);
-        return reply(Unavailable("store writer closed"));
-    }
-    events_since_snapshot += count;
+    inflight.fetch_add(nf);
+    scored->Inc(nf);
+    if (!failure) duplicates->Inc(n - nf);
+    Turn turn(order, order.Take());
+    events_since_snapshot += nf;
     const bool snapshot = SnapshotDue();
     lock.unlock();
     if (snapshot) WakeSnapshotThread();
+
+    // Scores, reasons, records and answers depend on the feature rows and the model only: they
+    // are computed outside the scoring lock, in chunks of rows on up to batch_threads threads.
+    std::vector<double> scores(nf);
+    std::vector<StoredTransaction> recs(nf);
+    const std::int64_t now = WallClockMs();
+    const unsigned chunks = nf >= kParallelBatchRows ? batch_threads : 1u;
+    std::vector<std::optional<Error>> failed(chunks);
+    if (nf > 0) ParallelChunks(nf, chunks, [&](std::size_t b, std::size_t e, unsigned c) {
+        auto model_in = ScoreFeatureRows(*m, features.View().Slice(b, e),
+                                         std::span<double>(scores).subspan(b, e - b));
+        if (!model_in) {
+            failed[c] = model_in.error();
+            return;
+        }
+        for (std::size_t j = b; j < e; ++j) {
+            const char* decision = Decide(*m, scores[j]);
+            CountDecision(decision);
+            recs[j] = MakeRecord(*m, (*reqs)[fresh[j]], inputs[j], scores[j], decision,
+                                 ReasonsFor(*m, decision, model_in->Row(j - b)), now);
+            bodies[fresh[j]] = ScoreBody(recs[j].transaction_id, scores[j], decision,
+                                         recs[j].reasons_json, m->version);
+        }
+    });
+    auto fresh_id_list = [&] {
+        std::vector<std::string> v(nf);
+        for (std::size_t j = 0; j < nf; ++j) v[j] = (*reqs)[fresh[j]].transaction_id;
+        return v;
+    };
+    std::vector<std::string> fresh_ids = fresh_id_list();
+    for (const auto& f : failed) {
+        if (!f) continue;
+        inflight.fetch_sub(nf);
+        Abandon(fresh_ids, "scoring failed: " + f->message);
+        return reply(ErrorReply(500, "scoring failed: " + f->message));
+    }
+
+    turn.Wait();
+    {
+        std::lock_guard pl(pending_mu);
+        for (std::size_t j = 0; j < nf; ++j) pending[fresh_ids[j]].body = bodies[fresh[j]];
+    }
+    // The answers other requests were computing: filled in by now, or committed (stored), or
+    // abandoned (then this request fails too, after its own new entries are submitted).
+    for (const std::size_t i : later) {
+        const auto& id = (*reqs)[i].transaction_id;
+        {
+            std::lock_guard pl(pending_mu);
+            if (auto it = pending.find(id); it != pending.end() && !it->second.body.empty()) {
+                bodies[i] = it->second.body;
+                continue;
+            }
+        }
+        std::lock_guard rl(reader_mu);
+        auto got = reader->GetTransaction(id);
+        if (got && *got) {
+            const StoredTransaction& st = **got;
+            bodies[i] = ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json,
+                                  st.model_version);
+        } else if (!failure) {
+            failure = Unavailable(got ? "transaction " + id + " was not stored (storage failure)"
+                                      : "store read failed: " + got.error().message,
+                                  "transactions[" + std::to_string(i) + "]");
+        }
+    }
+    std::string out;
+    if (!failure) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (same_as[i] >= 0) bodies[i] = bodies[static_cast<std::size_t>(same_as[i])];
+        out = "{\"results\":[";
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i) out += ',';
+            out += bodies[i];
+            out += '}';
+        }
+        out += "],\"model_version\":";
+        AppendJsonString(out, m->version);
+    }
+    const bool queued = writer->SubmitBatch(
+        std::move(recs), {},
+        [this, fresh_ids = std::move(fresh_ids), out = std::move(out),
+         failure = std::move(failure), reply, start, nf](const Result<void>& r) {
+            inflight.fetch_sub(nf);
+            if (!r)
+                reply(Unavailable("storage failure: " + r.error().message));
+            else if (failure)
+                reply(*failure);
+            else
+                reply(Json(200, WithLatency(out, start)));
+            Committed(fresh_ids, r);
+        });
+    if (!queued) {
+        inflight.fetch_sub(nf);
+        store_failed.store(true);
+        Abandon(fresh_id_list(), "store writer closed");
+        return reply(Unavailable("store writer closed"));
+    }
+}
+
+void ScoringService::Impl::Abandon(const std::vector<std::string>& ids_gone,
+                                   const std::string& why) {
+    std::vector<Reply> waiters;
+    {
+        std::lock_guard lock(pending_mu);
+        for (const auto& id : ids_gone) {
+            auto it = pending.find(id);
+            if (it == pending.end()) continue;
+            for (auto& w : it->second.waiters) waiters.push_back(std::move(w.first));
+            pending.erase(it);
+        }
+    }
+    for (auto& w : waiters) w(Unavailable(why));
 }
 
 void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
-    std::shared_ptr<const ScoringModel> m;
-    {
-        std::lock_guard lock(mu);
-        m = model;
-    }
+    std::shared_ptr<const ScoringModel> m = CurrentModel();
     auto labels = m->parser.ParseLabels(body);
     if (!labels) return reply(ErrorReply(400, labels.error().message, labels.error().field));
     std::unique_lock lock(mu);
@@ -618,6 +749,12 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
     labels_total->Inc(recs.size());
     const std::size_t count = recs.size();
     inflight.fetch_add(count);
+    Turn turn(order, order.Take());
+    events_since_snapshot += count;
+    const bool snapshot = SnapshotDue();
+    lock.unlock();
+    if (snapshot) WakeSnapshotThread();
+    turn.Wait();
     const bool queued =
         writer->SubmitBatch({}, std::move(recs), [this, reply, count](const Result<void>& r) {
             inflight.fetch_sub(count);
@@ -628,12 +765,9 @@ void ScoringService::Impl::Labels(std::string_view body, const Reply& reply) {
         });
     if (!queued) {
         inflight.fetch_sub(count);
+        store_failed.store(true);
         return reply(Unavailable("store writer closed"));
     }
-    events_since_snapshot += count;
-    const bool snapshot = SnapshotDue();
-    lock.unlock();
-    if (snapshot) WakeSnapshotThread();
 }
 
 // ---- snapshots and restore ---------------------------------------------------------------------
@@ -652,16 +786,19 @@ void ScoringService::Impl::WakeSnapshotThread() {
 
 Result<void> ScoringService::Impl::WriteSnapshot() {
     StoredSnapshot snap;
+    std::uint64_t horizon = 0;
     {
         std::lock_guard lock(mu);
         snap.seq = last_seq;
         snap.model_key = model->spec_key;
         snap.bytes = engine->Snapshot(std::move(snapshot_buffer));
+        horizon = order.Issued();
     }
     snap.created_ms = WallClockMs();
-    // Every event up to snap.seq was submitted before the snapshot was taken (under mu), and the
-    // writer commits in submission order: once this flush returns they are all stored, so the
-    // snapshot never covers an event the store lacks.
+    // Every event up to snap.seq has a ticket below the horizon: once those are submitted (in
+    // seq order) and the writer, which commits in submission order, has flushed, they are all
+    // stored, so the snapshot never covers an event the store lacks.
+    order.WaitAllBefore(horizon);
     writer->Flush();
     if (store_failed.load())
         return MakeError(ErrorCode::kIo, "not writing a snapshot after a storage failure");
@@ -923,6 +1060,7 @@ ApiResponse ScoringService::Impl::Reload(std::string_view body) {
                               "fit it; restart the server with it (the state is rebuilt from "
                               "the store)",
                               "model");
+        std::lock_guard ml(model_mu);
         model = *loaded;  // requests after this line use the new model; earlier ones the old
     }
     reloads->Inc();
@@ -960,6 +1098,7 @@ ScoringService::~ScoringService() { Close(); }
 Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->options = options;
+    impl->batch_threads = std::min(ResolveThreads(options.threads), ResolveThreads(0));
     if (!options.tokens_file.empty()) {
         auto t = TokenSet::FromFile(options.tokens_file);
         if (!t) return std::unexpected(t.error());
@@ -1001,10 +1140,12 @@ Result<std::unique_ptr<ScoringService>> ScoringService::Open(const ServeOptions&
 void ScoringService::Close() {
     if (!impl_) return;
     auto& s = *impl_;
+    std::uint64_t horizon = 0;
     {
         std::lock_guard lock(s.mu);
         if (s.closing) return;
         s.closing = true;
+        horizon = s.order.Issued();
     }
     {
         std::lock_guard lock(s.snap_mu);
@@ -1012,7 +1153,8 @@ void ScoringService::Close() {
         s.snap_cv.notify_one();
     }
     if (s.snap_thread.joinable()) s.snap_thread.join();
-    // Commit everything queued (answering its requests), then the final snapshot.
+    // Commit everything accepted (answering its requests), then the final snapshot.
+    s.order.WaitAllBefore(horizon);
     s.writer->Flush();
     if (!s.store_failed.load()) (void)s.WriteSnapshot();
     s.writer->Close();
@@ -1150,11 +1292,7 @@ void ScoringService::Handle(std::string_view method, std::string_view target,
             return counted(std::move(r));
         }
         case Op::kOpenApi: {
-            std::shared_ptr<const ScoringModel> m;
-            {
-                std::lock_guard lock(s.mu);
-                m = s.model;
-            }
+            std::shared_ptr<const ScoringModel> m = s.CurrentModel();
             return counted(Json(200, OpenApiDocument(m->parser.RequiredFields(),
                                                      m->bundle.features.extra_columns, kVersion)));
         }

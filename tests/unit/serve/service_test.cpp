@@ -4,11 +4,15 @@
 #include "txguard/serve/service.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <future>
+#include <map>
+#include <mutex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "serve_request_json.hpp"
@@ -222,6 +226,116 @@ TEST(Service, RetriesAreIdempotentAcrossRestarts) {
     auto results = json::parse(batch.body).at("results");
     EXPECT_EQ(results[0], results[1]);
     EXPECT_EQ(results[2].dump(), first);
+}
+
+// Requests overlap (scores, reasons and answers are computed outside the scoring lock), but
+// their events are submitted in seq order: concurrent batches (big enough to be split over
+// threads) and single requests, with retries of entries other requests are still working on,
+// and snapshots along the way. Every id is stored once with one answer; the store's insertion
+// order is seq order; each stored score equals a one-at-a-time replay in seq order; a restart
+// continues exactly as that replay does.
+TEST(Service, ConcurrentRequestsAreSubmittedInSeqOrderAndReplayExactly) {
+    TempDir dir;
+    const auto& t = Table();
+    const std::string model = TrainTo(dir.path, "iforest", {{"trees", "20"}}, "if.txg");
+    ServeOptions opt;
+    opt.snapshot_every = 250;
+    auto s = OpenService(model, dir.Db(), opt);
+    ASSERT_TRUE(s);
+    constexpr std::size_t kThreads = 4, kSlice = 600;
+    std::mutex mu;
+    std::map<std::string, std::vector<json>> answers;  // id -> every answer it got
+    std::vector<int> bad_status;
+    auto record = [&](const json& one) {
+        json a = one;
+        a.erase("latency_us");
+        std::lock_guard lock(mu);
+        answers[a.at("transaction_id").get<std::string>()].push_back(a);
+    };
+    auto batch = [&](const std::vector<std::size_t>& rows) {
+        std::string body = "{\"transactions\":[";
+        for (std::size_t i = 0; i < rows.size(); ++i) body += (i ? "," : "") + TxJson(t, rows[i]);
+        auto res = Call(*s, "POST", "/v1/score/batch", body + "]}");
+        if (res.status != 200) {
+            std::lock_guard lock(mu);
+            bad_status.push_back(res.status);
+            return;
+        }
+        const json parsed = json::parse(res.body);
+        for (const auto& one : parsed.at("results")) record(one);
+    };
+    auto single = [&](std::size_t r) {
+        auto res = Call(*s, "POST", "/v1/score", TxJson(t, r));
+        if (res.status != 200) {
+            std::lock_guard lock(mu);
+            bad_status.push_back(res.status);
+            return;
+        }
+        record(json::parse(res.body));
+    };
+    std::vector<std::thread> threads;
+    for (std::size_t k = 0; k < kThreads; ++k) {
+        threads.emplace_back([&, k] {
+            const std::size_t b = k * kSlice, next = ((k + 1) % kThreads) * kSlice;
+            std::vector<std::size_t> rows;
+            for (std::size_t r = b; r < b + 300; ++r) rows.push_back(r);
+            for (std::size_t r = next; r < next + 20; ++r) rows.push_back(r);  // another's rows
+            batch(rows);
+            for (std::size_t r = b + 300; r < b + 400; ++r) single(r);
+            for (std::size_t r = next + 300; r < next + 305; ++r) single(r);  // retries, racing
+            rows.clear();
+            for (std::size_t r = b + 400; r < b + kSlice; ++r) rows.push_back(r);
+            for (std::size_t r = b; r < b + 10; ++r) rows.push_back(r);  // own retries
+            for (std::size_t r = next + 400; r < next + 420; ++r) rows.push_back(r);
+            batch(rows);
+        });
+    }
+    for (auto& th : threads) th.join();
+    s->Close();
+    EXPECT_TRUE(bad_status.empty()) << bad_status.size() << " answers were not 200";
+    ASSERT_EQ(answers.size(), kThreads * kSlice);
+    for (const auto& [id, list] : answers)
+        for (const auto& a : list) ASSERT_EQ(a, list.front()) << "two answers for " << id;
+
+    // Stored once each, inserted in seq order.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open_v2((dir.path / "store.db").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+              SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT seq, transaction_id FROM transactions ORDER BY rowid",
+                                 -1, &st, nullptr),
+              SQLITE_OK);
+    std::vector<std::string> in_seq_order;
+    std::int64_t last = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const std::int64_t seq = sqlite3_column_int64(st, 0);
+        EXPECT_GT(seq, last) << "inserted out of seq order";
+        last = seq;
+        in_seq_order.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 1)));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    ASSERT_EQ(in_seq_order.size(), kThreads * kSlice);
+
+    // A fresh service fed the same transactions one at a time, in seq order, gives every score.
+    std::map<std::string, std::size_t> row_of;
+    for (std::size_t r = 0; r < kThreads * kSlice; ++r) row_of[std::string(t.tx_id.Get(r))] = r;
+    auto replay = OpenService(model, "sqlite://" + (dir.path / "replay.db").string());
+    ASSERT_TRUE(replay);
+    for (const auto& id : in_seq_order) {
+        auto res = Call(*replay, "POST", "/v1/score", TxJson(t, row_of.at(id)));
+        ASSERT_EQ(res.status, 200);
+        ASSERT_EQ(json::parse(res.body).at("score"), answers.at(id).front().at("score")) << id;
+    }
+    // The restarted service (snapshot + replay of the store) continues as that replay does.
+    auto again = OpenService(model, dir.Db(), opt);
+    ASSERT_TRUE(again);
+    for (std::size_t r = kThreads * kSlice; r < kThreads * kSlice + 50; ++r) {
+        auto a = Call(*again, "POST", "/v1/score", TxJson(t, r));
+        auto b = Call(*replay, "POST", "/v1/score", TxJson(t, r));
+        ASSERT_EQ(a.status, 200);
+        ASSERT_EQ(json::parse(a.body).at("score"), json::parse(b.body).at("score")) << "row " << r;
+    }
 }
 
 TEST(Service, BadRequestsNameTheField) {
