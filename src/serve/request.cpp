@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "json_text.hpp"
 #include "txguard/core/time.hpp"
 
 namespace txguard {
@@ -80,35 +81,6 @@ std::string NumberText(double v) {
     char buf[32];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
     return ec == std::errc() ? std::string(buf, end) : std::string("?");
-}
-
-// JSON string literal (ids are valid UTF-8 without control characters, but escape them anyway).
-void AppendJsonString(std::string& out, std::string_view s) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    std::size_t run = 0;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else {
-            out += "\\u00";
-            out += kHex[c >> 4];
-            out += kHex[c & 15];
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out += '"';
-}
-
-void AppendDouble(std::string& out, double v) {
-    char buf[32];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
-    out.append(buf, ec == std::errc() ? end : buf);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -972,7 +944,7 @@ std::string RequestParser::ToJson(const TxRequest& r) const {
     out += static_cast<char>('0' + frac / 10 % 10);
     out += static_cast<char>('0' + frac % 10);
     out += ",\"amount\":";
-    AppendDouble(out, r.amount);
+    AppendJsonNumber(out, r.amount);
     for (int k = 0; k < kNumKeyFields; ++k) {
         if (r.keys[k].empty()) continue;
         out += ",\"";
@@ -985,7 +957,7 @@ std::string RequestParser::ToJson(const TxRequest& r) const {
         out += ',';
         AppendJsonString(out, extra_columns_[i]);
         out += ':';
-        AppendDouble(out, r.extras[i]);
+        AppendJsonNumber(out, r.extras[i]);
     }
     out += '}';
     return out;
