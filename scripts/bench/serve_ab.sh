@@ -5,12 +5,14 @@
 # p50/p99/p99.9 latency, and the server's CPU time a request (user + system from /proc, the most
 # stable of these on a shared machine).
 #   scripts/bench/serve_ab.sh BIN_A BIN_B MODEL [PAIRS=4] [SECONDS=6] [extra serve options...]
+# LOAD=batch: the batch endpoint instead (scripts/bench/serve_batch.lua, BATCH=1000 transactions
+# a request, wrk -c4): requests/s are then batches/s and the CPU time is per batch.
 # MODEL: a bundle both binaries read, e.g. from
 #   txguard train --data ../shared/data/handbook/transactions.csv.gz --detector iforest \
 #     --train-from 2018-07-25 --train-to 2018-07-31 -o if.txg
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 3 ] || { sed -n 2,9p "$0" >&2; exit 2; }
+[ $# -ge 3 ] || { sed -n 2,11p "$0" >&2; exit 2; }
 a=$1; b=$2; model=$3; pairs=${4:-4}; secs=${5:-6}; shift $(($# < 5 ? $# : 5))
 extra=("$@")
 command -v wrk >/dev/null || { echo "needs wrk (scripts/setup.sh installs it)" >&2; exit 1; }
@@ -19,14 +21,21 @@ trap 'rm -rf "$out"' EXIT
 # shellcheck source=scripts/bench/wrk_common.sh
 . scripts/bench/wrk_common.sh
 lua="$out/score.lua"
-with_p999 ../shared/peers/wrk/score.lua "$lua"
+conns=32
+if [ "${LOAD:-single}" = batch ]; then
+  with_p999 scripts/bench/serve_batch.lua "$lua"
+  conns=4
+  export BATCH=${BATCH:-1000}
+else
+  with_p999 ../shared/peers/wrk/score.lua "$lua"
+fi
 one() {  # BIN -> "rps p50 p99 p999 non2xx cpu_us"
   local port=$((18500 + RANDOM % 400)) db pid r
   db=$(mktemp -d -p "$out")
   "$1" serve --model "$model" --db "sqlite://$db/s.db" --port "$port" "${extra[@]}" 2>"$db/log" &
   pid=$!
   for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-  r=$(run_wrk "$port" "$lua" 32 "$secs" "$db/wrk.txt" "$pid")
+  r=$(run_wrk "$port" "$lua" "$conns" "$secs" "$db/wrk.txt" "$pid")
   kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
   echo "$r"
 }

@@ -411,7 +411,8 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
     TxMeta meta;
     auto in = PrepareInput(*engine, *req, seq, &meta);
     if (!in) return reply(ErrorReply(400, in.error().message));
-    std::vector<double> row(m->num_features);
+    thread_local std::vector<double> row;  // read after the lock is released: one per thread
+    row.resize(m->num_features);
     if (auto p = engine->Process(*in, row); !p)
         return reply(ErrorReply(422, p.error().message, "timestamp"));
     last_seq = seq;
