@@ -590,22 +590,23 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     const std::int64_t now = WallClockMs();
     const unsigned chunks = nf >= kParallelBatchRows ? batch_threads : 1u;
     std::vector<std::optional<Error>> failed(chunks);
-    if (nf > 0) ParallelChunks(nf, chunks, [&](std::size_t b, std::size_t e, unsigned c) {
-        auto model_in = ScoreFeatureRows(*m, features.View().Slice(b, e),
-                                         std::span<double>(scores).subspan(b, e - b));
-        if (!model_in) {
-            failed[c] = model_in.error();
-            return;
-        }
-        for (std::size_t j = b; j < e; ++j) {
-            const char* decision = Decide(*m, scores[j]);
-            CountDecision(decision);
-            recs[j] = MakeRecord(*m, (*reqs)[fresh[j]], inputs[j], scores[j], decision,
-                                 ReasonsFor(*m, decision, model_in->Row(j - b)), now);
-            bodies[fresh[j]] = ScoreBody(recs[j].transaction_id, scores[j], decision,
-                                         recs[j].reasons_json, m->version);
-        }
-    });
+    if (nf > 0)
+        ParallelChunks(nf, chunks, [&](std::size_t b, std::size_t e, unsigned c) {
+            auto model_in = ScoreFeatureRows(*m, features.View().Slice(b, e),
+                                             std::span<double>(scores).subspan(b, e - b));
+            if (!model_in) {
+                failed[c] = model_in.error();
+                return;
+            }
+            for (std::size_t j = b; j < e; ++j) {
+                const char* decision = Decide(*m, scores[j]);
+                CountDecision(decision);
+                recs[j] = MakeRecord(*m, (*reqs)[fresh[j]], inputs[j], scores[j], decision,
+                                     ReasonsFor(*m, decision, model_in->Row(j - b)), now);
+                bodies[fresh[j]] = ScoreBody(recs[j].transaction_id, scores[j], decision,
+                                             recs[j].reasons_json, m->version);
+            }
+        });
     auto fresh_id_list = [&] {
         std::vector<std::string> v(nf);
         for (std::size_t j = 0; j < nf; ++j) v[j] = (*reqs)[fresh[j]].transaction_id;
@@ -662,8 +663,8 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     }
     const bool queued = writer->SubmitBatch(
         std::move(recs), {},
-        [this, fresh_ids = std::move(fresh_ids), out = std::move(out),
-         failure = std::move(failure), reply, start, nf](const Result<void>& r) {
+        [this, fresh_ids = std::move(fresh_ids), out = std::move(out), failure = std::move(failure),
+         reply, start, nf](const Result<void>& r) {
             inflight.fetch_sub(nf);
             if (!r)
                 reply(Unavailable("storage failure: " + r.error().message));

@@ -14,8 +14,15 @@ namespace {
 TEST(JsonText, StringsReadBackExactlyWhateverTheyHoldAndWhereverTheEscapesAre) {
     std::string all;  // every ASCII character, control characters and quotes included
     for (int c = 0; c < 128; ++c) all += static_cast<char>(c);
-    const std::string cases[] = {"",         "plain-id-123", "\"", "\\", "a\"b\\c\nd\re\tf",
-                                 "\x01start", "end\x1f",      all,  "caf\xc3\xa9 \xe2\x82\xac"};
+    const std::string cases[] = {"",
+                                 "plain-id-123",
+                                 "\"",
+                                 "\\",
+                                 "a\"b\\c\nd\re\tf",
+                                 "\x01start",
+                                 "end\x1f",
+                                 all,
+                                 "caf\xc3\xa9 \xe2\x82\xac"};
     for (const std::string& s : cases) {
         std::string out = "x";  // appended to, not overwritten
         AppendJsonString(out, s);

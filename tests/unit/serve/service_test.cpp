@@ -12,8 +12,8 @@
 #include <future>
 #include <map>
 #include <mutex>
-#include <thread>
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "serve_request_json.hpp"
 #include "txguard/core/time.hpp"
