@@ -18,6 +18,50 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+// A double-ended queue in one contiguous power-of-two buffer whose indices wrap: nothing is
+// allocated while it is empty, and an entity's events or a window's max candidates sit in one
+// block instead of std::deque's 512-byte nodes behind a node map (which libstdc++ allocates even
+// for an empty deque). Profiled on the live server (2026-12-05): the engine's per-event work was
+// ~3.5k instructions but 13% of the server's time, mostly cache misses in entity state.
+template <class T>
+class Ring {
+  public:
+    bool empty() const { return size_ == 0; }
+    std::size_t size() const { return size_; }
+    T& operator[](std::size_t i) { return buf_[(head_ + i) & mask_]; }
+    const T& operator[](std::size_t i) const { return buf_[(head_ + i) & mask_]; }
+    T& front() { return (*this)[0]; }
+    const T& front() const { return (*this)[0]; }
+    T& back() { return (*this)[size_ - 1]; }
+    const T& back() const { return (*this)[size_ - 1]; }
+    void push_back(const T& v) {
+        if (size_ == buf_.size()) Grow();
+        buf_[(head_ + size_) & mask_] = v;
+        ++size_;
+    }
+    void pop_front() {
+        head_ = (head_ + 1) & mask_;
+        --size_;
+    }
+    void pop_back() { --size_; }
+    template <class It>
+    void assign(It first, It last) {
+        head_ = size_ = 0;
+        for (; first != last; ++first) push_back(*first);
+    }
+
+  private:
+    void Grow() {
+        std::vector<T> next(buf_.empty() ? 4 : buf_.size() * 2);
+        for (std::size_t i = 0; i < size_; ++i) next[i] = (*this)[i];
+        buf_.swap(next);
+        head_ = 0;
+        mask_ = buf_.size() - 1;
+    }
+    std::vector<T> buf_;
+    std::size_t head_ = 0, size_ = 0, mask_ = 0;
+};
+
 // One stored event (or, with bucket_s > 0, the merge of the events of one time bucket).
 struct Record {
     std::int64_t ts = 0;          // event time (bucket start in bucket mode)
@@ -40,7 +84,7 @@ struct WindowDef {
 struct WindowState {
     std::uint64_t lo = 0, hi = 0;  // absolute record indices [lo, hi) inside the window
     double count = 0, sum = 0, sumsq = 0, frauds = 0;
-    std::deque<std::uint64_t> maxq;  // monotonic, absolute indices
+    Ring<std::uint64_t> maxq;  // monotonic, absolute indices
     // Counterparty -> records in the window, sorted by counterparty (entities see few distinct
     // counterparties in a window, so a sorted vector beats a hash map).
     std::vector<std::pair<std::uint32_t, std::uint32_t>> cp;
@@ -69,7 +113,7 @@ struct WindowState {
 };
 
 struct EntityState {
-    std::deque<Record> ring;
+    Ring<Record> ring;
     std::uint64_t base = 0;  // absolute index of ring.front()
     std::vector<WindowState> win;
     std::int64_t last_ts = std::numeric_limits<std::int64_t>::min();
@@ -326,11 +370,16 @@ struct Block {
 
     void AddLabel(EntityState& e, std::uint64_t seq, std::int8_t label) const {
         // Records are in seq order: find the one whose range holds seq.
-        auto it =
-            std::upper_bound(e.ring.begin(), e.ring.end(), seq,
-                             [](std::uint64_t s, const Record& r) { return s < r.seq_first; });
-        if (it == e.ring.begin()) return;  // older than every held record
-        --it;
+        std::size_t lo = 0, hi = e.ring.size();  // -> the first record with seq_first > seq
+        while (lo < hi) {
+            const std::size_t mid = lo + (hi - lo) / 2;
+            if (seq < e.ring[mid].seq_first)
+                hi = mid;
+            else
+                lo = mid + 1;
+        }
+        if (lo == 0) return;  // older than every held record
+        Record* it = &e.ring[lo - 1];
         if (seq > it->seq_last) return;
         double dfrauds;
         if (spec.bucket_s == 0) {
@@ -341,7 +390,7 @@ struct Block {
         }
         if (dfrauds == 0) return;
         it->frauds += dfrauds;
-        Delta(e, e.base + static_cast<std::uint64_t>(it - e.ring.begin()), 0, 0, 0, dfrauds);
+        Delta(e, e.base + (lo - 1), 0, 0, 0, dfrauds);
     }
 };
 
@@ -555,7 +604,8 @@ std::string FeatureEngine::Snapshot(std::string reuse) const {
             w.Put(e.last_ts);
             w.Put(e.base);
             w.Put<std::uint64_t>(e.ring.size());
-            for (const auto& r : e.ring) {
+            for (std::size_t i = 0; i < e.ring.size(); ++i) {
+                const Record& r = e.ring[i];
                 std::size_t at = pack(0, r.ts);
                 at = pack(at, r.seq_first);
                 at = pack(at, r.seq_last);
@@ -576,7 +626,7 @@ std::string FeatureEngine::Snapshot(std::string reuse) const {
                 w.Put(ws.sumsq);
                 w.Put(ws.frauds);
                 w.Put<std::uint64_t>(ws.maxq.size());
-                for (const std::uint64_t q : ws.maxq) w.Put(q);
+                for (std::size_t i = 0; i < ws.maxq.size(); ++i) w.Put(ws.maxq[i]);
                 w.Put<std::uint64_t>(2 * ws.cp.size());
                 for (const auto& [k, v] : ws.cp) {
                     w.Put<std::uint32_t>(k);
