@@ -19,7 +19,7 @@ PKGS=(
   build-essential cmake ninja-build pkg-config git clang clang-format libclang-rt-14-dev
   # libraries
   libcli11-dev nlohmann-json3-dev libfast-float-dev zlib1g-dev libyaml-cpp-dev libsqlite3-dev
-  libxgboost-dev libboost-dev
+  libxgboost-dev libboost-dev libjemalloc-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # peers (side-by-side comparisons and the metric cross-check tests)

@@ -65,6 +65,11 @@ TEST_F(Cli, EveryCommandHasHelp) {
     auto version = Txg("--version");
     EXPECT_EQ(version.exit_code, 0);
     EXPECT_NE(version.out.find("txguard"), std::string::npos);
+    // Release builds run on jemalloc; sanitizer builds keep their own malloc.
+    EXPECT_NE(version.out.find(TXGUARD_EXPECT_JEMALLOC ? "allocator: jemalloc 5"
+                                                       : "allocator: glibc malloc"),
+              std::string::npos)
+        << version.out;
     EXPECT_NE(Txg("").exit_code, 0);
     EXPECT_NE(Txg("frobnicate").exit_code, 0);
 }
