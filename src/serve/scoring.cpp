@@ -165,4 +165,8 @@ std::string ScoreBody(std::string_view id, double score, std::string_view decisi
     return s;
 }
 
+std::string ScoreBody(const StoredTransaction& st) {
+    return ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json, st.model_version);
+}
+
 }  // namespace txguard

@@ -371,9 +371,7 @@ void ScoringService::Impl::Duplicate(const std::string& id, const Reply& reply,
     if (!stored)  // remembered but not stored: its commit failed
         return reply(Unavailable("transaction " + id + " was not stored (storage failure)"));
     duplicates->Inc();
-    ApiResponse resp = Json(200, WithLatency(ScoreBody(id, stored->score, stored->decision,
-                                                       stored->reasons_json, stored->model_version),
-                                             start));
+    ApiResponse resp = Json(200, WithLatency(ScoreBody(*stored), start));
     resp.headers.emplace_back("Idempotent-Replay", "true");
     reply(std::move(resp));
 }
@@ -541,8 +539,7 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
             if (!stored)
                 return reply(Unavailable("transaction " + id + " was not stored (storage failure)",
                                          "transactions[" + std::to_string(i) + "]"));
-            bodies[i] = ScoreBody(stored->transaction_id, stored->score, stored->decision,
-                                  stored->reasons_json, stored->model_version);
+            bodies[i] = ScoreBody(*stored);
         }
     }
     // Features for the new ones, in order.
@@ -570,9 +567,12 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         RememberId((*reqs)[fresh[j]].transaction_id, meta);
     }
     const std::size_t nf = fresh.size();
+    // Each new entry's pending slot, filled at this batch's turn: only this request erases it
+    // before it is submitted (Abandon), and a map node does not move when the map rehashes.
+    std::vector<Pending*> slots(nf);
     {
         std::lock_guard pl(pending_mu);
-        for (std::size_t j = 0; j < nf; ++j) pending[(*reqs)[fresh[j]].transaction_id];
+        for (std::size_t j = 0; j < nf; ++j) slots[j] = &pending[(*reqs)[fresh[j]].transaction_id];
     }
     inflight.fetch_add(nf);
     scored->Inc(nf);
@@ -600,7 +600,6 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
             }
             for (std::size_t j = b; j < e; ++j) {
                 const char* decision = Decide(*m, scores[j]);
-                CountDecision(decision);
                 recs[j] = MakeRecord(*m, (*reqs)[fresh[j]], inputs[j], scores[j], decision,
                                      ReasonsFor(*m, decision, model_in->Row(j - b)), now);
                 bodies[fresh[j]] = ScoreBody(recs[j].transaction_id, scores[j], decision,
@@ -619,12 +618,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         Abandon(fresh_ids, "scoring failed: " + f->message);
         return reply(ErrorReply(500, "scoring failed: " + f->message));
     }
+    for (const auto& rec : recs) CountDecision(rec.decision.c_str());
 
     turn.Wait();
-    {
-        std::lock_guard pl(pending_mu);
-        for (std::size_t j = 0; j < nf; ++j) pending[fresh_ids[j]].body = bodies[fresh[j]];
-    }
     // The answers other requests were computing: filled in by now, or committed (stored), or
     // abandoned (then this request fails too, after its own new entries are submitted).
     for (const std::size_t i : later) {
@@ -639,9 +635,7 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         std::lock_guard rl(reader_mu);
         auto got = reader->GetTransaction(id);
         if (got && *got) {
-            const StoredTransaction& st = **got;
-            bodies[i] = ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json,
-                                  st.model_version);
+            bodies[i] = ScoreBody(**got);
         } else if (!failure) {
             failure = Unavailable(got ? "transaction " + id + " was not stored (storage failure)"
                                       : "store read failed: " + got.error().message,
@@ -660,6 +654,10 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
         }
         out += "],\"model_version\":";
         AppendJsonString(out, m->version);
+    }
+    {
+        std::lock_guard pl(pending_mu);  // the answers, for retries waiting on them
+        for (std::size_t j = 0; j < nf; ++j) slots[j]->body = std::move(bodies[fresh[j]]);
     }
     const bool queued = writer->SubmitBatch(
         std::move(recs), {},
@@ -963,8 +961,7 @@ ApiResponse ScoringService::Impl::GetTransaction(const std::string& id) {
         }
     }
     if (!st) return ErrorReply(404, "no stored transaction " + id, "transaction_id");
-    std::string s =
-        ScoreBody(st->transaction_id, st->score, st->decision, st->reasons_json, st->model_version);
+    std::string s = ScoreBody(*st);
     s += ",\"seq\":" + std::to_string(st->seq);
     s += ",\"timestamp\":";
     AppendJsonString(s, FormatTimestamp(st->ts_ms));
@@ -1008,7 +1005,7 @@ ApiResponse ScoringService::Impl::Alerts(std::string_view query) {
     for (std::size_t i = 0; i < rows.size(); ++i) {
         const auto& st = rows[i];
         if (i) s += ',';
-        s += ScoreBody(st.transaction_id, st.score, st.decision, st.reasons_json, st.model_version);
+        s += ScoreBody(st);
         s += ",\"timestamp\":";
         AppendJsonString(s, FormatTimestamp(st.ts_ms));
         s += ",\"customer_id\":";

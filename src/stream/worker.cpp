@@ -133,10 +133,7 @@ class Worker {
         return store_->PutSnapshot(snap);
     }
 
-    std::string Output(const StoredTransaction& r) const {
-        return ScoreBody(r.transaction_id, r.score, r.decision, r.reasons_json, r.model_version) +
-               "}";
-    }
+    std::string Output(const StoredTransaction& r) const { return ScoreBody(r) + "}"; }
     bool Publishes(std::string_view decision) const {
         return o_.publish_all || decision != "allow";
     }

@@ -86,6 +86,8 @@ Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringMode
 // "model_version" — without the closing brace (the HTTP answer appends latency_us).
 std::string ScoreBody(std::string_view id, double score, std::string_view decision,
                       std::string_view reasons_json, std::string_view model_version);
+// The same for a stored transaction: what its first answer said.
+std::string ScoreBody(const StoredTransaction& stored);
 
 std::int64_t WallClockMs();
 
