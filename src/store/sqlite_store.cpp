@@ -12,6 +12,8 @@
 #include <thread>
 #include <utility>
 
+#include "sqlite_vfs.hpp"
+
 namespace txguard::store_detail {
 namespace {
 
@@ -785,7 +787,8 @@ int SqliteSchemaVersion() { return kLatestVersion; }
 Result<std::unique_ptr<Store>> OpenSqliteStore(std::string url, const SqliteUrl& parsed) {
     sqlite3* db = nullptr;
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    const int rc = sqlite3_open_v2(parsed.path.c_str(), &db, flags, nullptr);
+    // WalBufferingVfs: each commit's WAL frames in one write (sqlite_vfs.hpp).
+    const int rc = sqlite3_open_v2(parsed.path.c_str(), &db, flags, WalBufferingVfs());
     if (rc != SQLITE_OK) {
         std::string reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         sqlite3_close_v2(db);

@@ -8,6 +8,9 @@
 // passed); ForEachEvent merges two seq-ordered cursors (transactions, labels) of one partition
 // and streams, reusing one event object per kind.
 //
+// Files are opened through WalBufferingVfs (sqlite_vfs.hpp): a commit's WAL frames go down in
+// one write, before SQLite publishes the commit.
+//
 // Durability: a committed batch survives a crash or SIGKILL of the process (the WAL is written
 // before COMMIT returns). With synchronous=NORMAL a power loss or OS crash can lose the batches
 // committed since the last WAL sync (done at checkpoints); the database stays consistent. With
