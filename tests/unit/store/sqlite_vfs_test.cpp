@@ -158,13 +158,18 @@ TEST(SqliteWalVfs, WritesItDoesNotUnderstandPassStraightThrough) {
     EXPECT_EQ(WalWriteStats().issued - before.issued, 1u);
 }
 
-TEST(SqliteWalVfs, StoreCommitsGoDownInFewWritesAndAreVisibleToOtherConnections) {
+// synchronous=NORMAL (the default) and FULL (a sync after each commit's frames); a checkpoint
+// after each commit, so the log is restarted (a new WAL header) under the VFS each time.
+class SqliteWalVfsStore : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(SqliteWalVfsStore, CommitsGoDownInFewWritesAndAreVisibleToOtherConnections) {
     TempDir dir;
-    const std::string url = dir.Url("s.db");
+    const std::string url = dir.Url("s.db", GetParam());
     auto opened = OpenStore(url);
     ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
     auto reader = OpenStore(url);
     ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
+    std::size_t first_wal_bytes = 0;
     for (int round = 0; round < 5; ++round) {
         std::vector<StoredTransaction> txs;
         for (int i = 0; i < 1000; ++i)
@@ -182,8 +187,20 @@ TEST(SqliteWalVfs, StoreCommitsGoDownInFewWritesAndAreVisibleToOtherConnections)
         auto got = (*reader)->GetTransaction("r" + std::to_string(round) + "-999");
         ASSERT_TRUE(got.has_value());
         EXPECT_TRUE(got->has_value());
+        // A completed checkpoint makes the next commit restart the log from its header, so the
+        // file stops growing after the first round.
+        const std::size_t wal_bytes = OnDisk(dir.File("s.db-wal")).size();
+        if (round == 0) first_wal_bytes = wal_bytes;
+        EXPECT_LE(wal_bytes, first_wal_bytes + 4 * kFrame) << "round " << round;
+        ASSERT_TRUE((*reader)->Checkpoint().has_value());
     }
+    RawDb raw(dir.File("s.db"));
+    EXPECT_EQ(raw.Exec("PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(raw.Exec("SELECT count(*) FROM transactions"), "5000");
 }
+
+INSTANTIATE_TEST_SUITE_P(Synchronous, SqliteWalVfsStore,
+                         ::testing::Values("", "?synchronous=full"));
 
 // A writer process appends batches and reports each committed one on a pipe; it is killed with
 // SIGKILL at an arbitrary point (most likely inside a commit). Every reported batch is there,
