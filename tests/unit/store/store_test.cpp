@@ -200,19 +200,29 @@ TEST(SqliteStore, LargeSnapshotsAreWrittenInPieces) {
     TempDir dir;
     auto s = MustOpen(dir.Url("s.db"));
     ASSERT_TRUE(s);
-    const std::string big(3u << 20, 'b');
+    const std::string big(3u << 20, 'b');  // 12 pieces of 256 KiB
     ASSERT_TRUE(s->PutSnapshot({1, "k", big, 1}));
     {
         RawDb raw(dir.File("s.db"));
-        EXPECT_EQ(raw.Exec("SELECT chunks FROM snapshots WHERE model_key = 'k'"), "3");
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "3");
+        EXPECT_EQ(raw.Exec("SELECT chunks FROM snapshots WHERE model_key = 'k'"), "12");
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "12");
         EXPECT_EQ(raw.Exec("SELECT length(bytes) FROM snapshots"), "0");
+        EXPECT_EQ(raw.Exec("SELECT max(length(bytes)) FROM snapshot_chunks"), "262144");
     }
-    ASSERT_TRUE(s->PutSnapshot({2, "k", big + "!", 2}));  // four pieces, the old three dropped
+    // 13 pieces; the old 12 are dropped after the new row is in, 8 a transaction.
+    ASSERT_TRUE(s->PutSnapshot({2, "k", big + "!", 2}));
     {
         RawDb raw(dir.File("s.db"));
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks WHERE seq = 2"), "4");
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "4");
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks WHERE seq = 2"), "13");
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "13");
+    }
+    auto read = s->LatestSnapshot("k");
+    ASSERT_TRUE(read.has_value() && read->has_value());
+    EXPECT_TRUE((*read)->bytes == big + "!");
+    // Pieces a crash left behind (no row names them) go with the next snapshot.
+    {
+        RawDb raw(dir.File("s.db"));
+        raw.Exec("INSERT INTO snapshot_chunks VALUES('k', 99, 0, x'00'), ('k', 99, 1, x'01')");
     }
     ASSERT_TRUE(s->PutSnapshot({3, "k", "inline", 3}));
     {
@@ -227,7 +237,7 @@ TEST(SqliteStore, LargeSnapshotsAreWrittenInPieces) {
     auto got = s->LatestSnapshot("k");
     ASSERT_FALSE(got.has_value());
     EXPECT_EQ(got.error().code, ErrorCode::kCorrupt);
-    EXPECT_NE(got.error().message.find("has 2 of its 3 pieces"), std::string::npos)
+    EXPECT_NE(got.error().message.find("has 11 of its 12 pieces"), std::string::npos)
         << got.error().message;
 }
 
