@@ -101,8 +101,9 @@ ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
 };
 
 // Snapshots above this size go to snapshot_chunks in pieces of this size, one transaction each:
-// the live writer waits for the write lock while one is written (~1 ms). Readers take pieces of
-// any size (a database written with 1 MiB pieces reads as before).
+// the live writer waits for the write lock while one is written, so pieces are kept small (1 MiB
+// before; the change with the busy handler below: docs/benchmarks.md, "Snapshots stalled the
+// writer"). Readers take pieces of any size (a database written with 1 MiB pieces reads as before).
 constexpr std::size_t kSnapshotChunkBytes = 256 << 10;
 // The previous snapshot's pieces are deleted this many per transaction, after the new one is in.
 constexpr int kChunksDroppedPerTransaction = 8;

@@ -3,8 +3,9 @@
 //
 // SQLite writes a WAL frame as two pwrite calls (the 24-byte frame header, then the page), so a
 // commit of F frames costs 2F system calls; under the scoring service's load (a group commit every
-// few hundred microseconds, ~2.7 frames a record) they were ~13% of the server's CPU
-// (docs/benchmarks.md, "WAL writes"). This VFS wraps the platform's default one; on WAL files it
+// few hundred microseconds) pwrite with its kernel part was 15.7% of the server's samples, most of
+// it WAL frames (docs/benchmarks.md, "2026-12-05, session 5"). This VFS wraps the platform's
+// default one; on WAL files it
 // keeps the contiguous writes of one transaction in memory and issues them as one write as soon
 // as the commit frame (the frame whose header carries the database size, as the WAL file format
 // defines it: https://www.sqlite.org/fileformat2.html#walformat) is complete, inside the
