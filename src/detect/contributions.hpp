@@ -4,6 +4,7 @@
 #include <span>
 #include <string_view>
 
+#include "txguard/core/matrix.hpp"
 #include "txguard/core/result.hpp"
 
 namespace txguard::detail {
@@ -13,5 +14,9 @@ namespace txguard::detail {
 // Errors are kInvalidArgument and name the detector, the sizes or the offending feature.
 Result<void> CheckContributionArgs(std::string_view name, std::size_t num_features,
                                    std::span<const double> row, std::span<const double> out);
+
+// Detector::ScoreExplained's output: reshapes *contributions to rows x (num_features + 1) unless
+// it has that shape already (its values are then left as they are).
+void PrepareContributions(std::size_t rows, std::size_t num_features, Matrix* contributions);
 
 }  // namespace txguard::detail

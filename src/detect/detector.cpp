@@ -16,7 +16,24 @@ Result<void> Detector::Contributions(std::span<const double> /*row*/,
                      "feature contributions are not supported by " + std::string(Name()));
 }
 
+Result<void> Detector::ScoreExplained(MatrixView x, std::span<double> scores,
+                                      const ExplainFilter& explain, Matrix* contributions) const {
+    TXG_RETURN_IF_ERROR(Score(x, scores));
+    if (!explain) return Ok();
+    detail::PrepareContributions(x.rows, NumFeatures(), contributions);
+    for (std::size_t r = 0; r < x.rows; ++r)
+        if (explain(r, scores[r]))
+            TXG_RETURN_IF_ERROR(Contributions(x.Row(r), contributions->Row(r)));
+    return Ok();
+}
+
 namespace detail {
+
+void PrepareContributions(std::size_t rows, std::size_t num_features, Matrix* contributions) {
+    TXG_CHECK(contributions != nullptr);
+    if (contributions->rows() != rows || contributions->cols() != num_features + 1)
+        *contributions = Matrix(rows, num_features + 1);
+}
 
 Result<void> CheckContributionArgs(std::string_view name, std::size_t num_features,
                                    std::span<const double> row, std::span<const double> out) {

@@ -305,15 +305,17 @@ double IsolationForest::PathLengthExtended(const double* row, std::size_t tree) 
 }
 
 // Adds each of `count` rows' path lengths over all trees to sums[]: trees outer (one tree stays in
-// L1 for the whole block), 8 rows walking in lock step for instruction-level parallelism.
-void IsolationForest::ScoreBlockAxis(const double* rows, std::size_t count, std::size_t stride,
-                                     double* sums) const {
+// L1 for the whole block), 8 rows walking in lock step for instruction-level parallelism. With
+// leaves != nullptr, the leaf each row reaches in tree t goes to leaves[row * trees + t].
+void IsolationForest::WalkBlockAxis(const double* rows, std::size_t count, std::size_t stride,
+                                    double* sums, std::uint32_t* leaves) const {
     constexpr std::size_t kLanes = 8;
     const WalkNode* walk = walk_.data();
     const double* leaf = leaf_value_.data();
     const std::uint32_t depth = walk_depth_;
+    const std::size_t trees = roots_.size();
     const std::size_t full = count - count % kLanes;  // rows walked 8 at a time
-    for (std::size_t t = 0; t < roots_.size(); ++t) {
+    for (std::size_t t = 0; t < trees; ++t) {
         const std::uint32_t root = roots_[t];
         std::size_t r = 0;
         for (; r < full; r += kLanes) {
@@ -330,11 +332,12 @@ void IsolationForest::ScoreBlockAxis(const double* rows, std::size_t count, std:
                 }
             }
             for (std::size_t u = 0; u < kLanes; ++u) sums[r + u] += leaf[idx[u]];
+            if (leaves)
+                for (std::size_t u = 0; u < kLanes; ++u) leaves[(r + u) * trees + t] = idx[u];
         }
     }
     // The other rows (a single live transaction is one): 8 trees in lock step instead, adding
     // their leaves in tree order as above.
-    const std::size_t trees = roots_.size();
     for (std::size_t r = full; r < count; ++r) {
         const double* row1 = rows + r * stride;
         for (std::size_t t0 = 0; t0 < trees; t0 += kLanes) {
@@ -348,17 +351,67 @@ void IsolationForest::ScoreBlockAxis(const double* rows, std::size_t count, std:
                 }
             }
             for (std::size_t u = 0; u < lanes; ++u) sums[r] += leaf[idx[u]];
+            if (leaves)
+                for (std::size_t u = 0; u < lanes; ++u) leaves[r * trees + t0 + u] = idx[u];
         }
     }
 }
 
+double IsolationForest::ScoreOfPathSum(double sum) const {
+    const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
+    return std::exp2(-(sum / static_cast<double>(roots_.size())) / norm);
+}
+
+// contribution_f = (score - bias) * w_f from out[f] = the row's credits summed over the `used`
+// trees whose path has a split (header comment); out[d] = the bias.
+void IsolationForest::FinishContributions(double score, std::size_t used,
+                                          std::span<double> out) const {
+    const std::size_t d = num_features_;
+    constexpr double kBias = 0.5;
+    for (std::size_t f = 0; f < d; ++f) {
+        const double w =
+            used > 0 ? out[f] / static_cast<double>(used) : 1.0 / static_cast<double>(d);
+        out[f] = (score - kBias) * w;
+    }
+    out[d] = kBias;
+}
+
+// Axis-parallel forests: each tree's share to the split features of the path to its leaf, in tree
+// order. Every split on a path gets the same share, so the order within a path does not change out.
+void IsolationForest::ExplainLeaves(const std::uint32_t* leaves, double score,
+                                    std::span<double> out) const {
+    std::fill(out.begin(), out.end(), 0.0);
+    std::size_t used = 0;  // trees whose path has a split
+    for (std::size_t t = 0; t < roots_.size(); ++t) {
+        const std::uint32_t i = leaves[t];
+        const std::uint32_t depth = depth_[i];
+        if (depth == 0) continue;
+        ++used;
+        const double share = 1.0 / static_cast<double>(depth);
+        const std::uint32_t* feats = path_feat_.data() + path_off_[i];
+        for (std::uint32_t k = 0; k < depth; ++k) out[feats[k]] += share;
+    }
+    FinishContributions(score, used, out);
+}
+
 Result<void> IsolationForest::Score(MatrixView x, std::span<double> out) const {
+    return ScoreRows(x, out, nullptr, nullptr);
+}
+
+Result<void> IsolationForest::ScoreExplained(MatrixView x, std::span<double> scores,
+                                             const ExplainFilter& explain,
+                                             Matrix* contributions) const {
+    return ScoreRows(x, scores, explain ? &explain : nullptr, contributions);
+}
+
+Result<void> IsolationForest::ScoreRows(MatrixView x, std::span<double> out,
+                                        const ExplainFilter* explain, Matrix* contributions) const {
     if (roots_.empty()) return MakeError(ErrorCode::kInvalidArgument, "iforest: not fitted");
     if (out.size() != x.rows)
         return MakeError(ErrorCode::kInvalidArgument, "iforest: output size != rows");
+    if (explain) detail::PrepareContributions(x.rows, num_features_, contributions);
     if (x.rows == 0) return Ok();
     TXG_RETURN_IF_ERROR(CheckFiniteMatrix(x, num_features_, "iforest score"));
-    const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
     const std::size_t trees = roots_.size();
     const bool extended = params_.extension >= 0;
     constexpr std::size_t kBlock = 256;
@@ -367,6 +420,9 @@ Result<void> IsolationForest::Score(MatrixView x, std::span<double> out) const {
     Progress progress("iforest score", x.rows);
     ParallelChunks(blocks, threads, [&](std::size_t bb, std::size_t be, unsigned) {
         double sums[kBlock];
+        // The leaves of the block's rows, for the axis-parallel contributions.
+        std::vector<std::uint32_t> leaves(explain && !extended ? std::min(kBlock, x.rows) * trees
+                                                               : 0);
         for (std::size_t blk = bb; blk < be; ++blk) {
             const std::size_t r0 = blk * kBlock;
             const std::size_t count = std::min(kBlock, x.rows - r0);
@@ -377,10 +433,17 @@ Result<void> IsolationForest::Score(MatrixView x, std::span<double> out) const {
                     for (std::size_t t = 0; t < trees; ++t)
                         sums[r] += PathLengthExtended(rows + r * x.cols, t);
             } else {
-                ScoreBlockAxis(rows, count, x.cols, sums);
+                WalkBlockAxis(rows, count, x.cols, sums, leaves.empty() ? nullptr : leaves.data());
             }
-            for (std::size_t r = 0; r < count; ++r)
-                out[r0 + r] = std::exp2(-(sums[r] / static_cast<double>(trees)) / norm);
+            for (std::size_t r = 0; r < count; ++r) {
+                const double score = ScoreOfPathSum(sums[r]);
+                out[r0 + r] = score;
+                if (!explain || !(*explain)(r0 + r, score)) continue;
+                if (extended)  // walks the row again (the hyperplane walk keeps no leaves)
+                    (void)Contributions(x.Row(r0 + r), contributions->Row(r0 + r));
+                else
+                    ExplainLeaves(leaves.data() + r * trees, score, contributions->Row(r0 + r));
+            }
             if (blk % 32 == 31) progress.Add(32 * kBlock);
         }
     });
@@ -394,7 +457,20 @@ Result<void> IsolationForest::Contributions(std::span<const double> row,
     if (roots_.empty()) return MakeError(ErrorCode::kInvalidArgument, "iforest: not fitted");
     TXG_RETURN_IF_ERROR(detail::CheckContributionArgs("iforest", num_features_, row, out));
     const std::size_t d = num_features_;
-    const bool extended = params_.extension >= 0;
+    if (params_.extension < 0) {  // the scoring walk, keeping the leaves
+        constexpr std::size_t kStackTrees = 512;
+        std::uint32_t stack[kStackTrees];
+        std::vector<std::uint32_t> heap;
+        std::uint32_t* leaves = stack;
+        if (roots_.size() > kStackTrees) {
+            heap.resize(roots_.size());
+            leaves = heap.data();
+        }
+        double sum = 0.0;
+        WalkBlockAxis(row.data(), 1, d, &sum, leaves);
+        ExplainLeaves(leaves, ScoreOfPathSum(sum), out);
+        return Ok();
+    }
     std::fill(out.begin(), out.end(), 0.0);
     // Extended forests: the child taken at split node i, exactly as Score routes the row.
     auto next = [&](std::int32_t i) {
@@ -416,67 +492,29 @@ Result<void> IsolationForest::Contributions(std::span<const double> row,
     };
     constexpr std::size_t kMaxPath = 64;
     std::int32_t path[kMaxPath];
-    double sum = 0.0;      // path lengths in tree order, as Score sums them
-    std::size_t used = 0;  // trees whose path has a split
-    if (!extended) {
-        // The leaves by the scoring walk, 8 trees in lock step (independent chains of loads),
-        // then each tree's share to the split features of its leaf's path, in tree order: every
-        // split on a path gets the same share, so the order within a path does not change out[].
-        constexpr std::size_t kLanes = 8;
-        const WalkNode* walk = walk_.data();
-        const std::size_t trees = roots_.size();
-        std::uint32_t leaf[kLanes];
-        for (std::size_t t0 = 0; t0 < trees; t0 += kLanes) {
-            const std::size_t lanes = std::min(kLanes, trees - t0);
-            for (std::size_t u = 0; u < lanes; ++u) leaf[u] = roots_[t0 + u];
-            for (std::uint32_t step = 0; step < walk_depth_; ++step) {
-                for (std::size_t u = 0; u < lanes; ++u) {
-                    const WalkNode& nd = walk[leaf[u]];
-                    leaf[u] = nd.next + (row[nd.feature] > nd.split ? 1u : 0u);
-                }
-            }
-            for (std::size_t u = 0; u < lanes; ++u) {
-                const std::uint32_t i = leaf[u];
-                sum += leaf_value_[i];
-                const std::uint32_t depth = depth_[i];
-                if (depth == 0) continue;
-                ++used;
-                const double share = 1.0 / static_cast<double>(depth);
-                const std::uint32_t* feats = path_feat_.data() + path_off_[i];
-                for (std::uint32_t k = 0; k < depth; ++k) out[feats[k]] += share;
-            }
+    double sum = 0.0;                          // path lengths in tree order, as Score sums them
+    std::size_t used = 0;                      // trees whose path has a split
+    for (const std::uint32_t root : roots_) {  // walk the hyperplanes
+        auto i = static_cast<std::int32_t>(root);
+        std::size_t depth = 0;
+        while (nodes_[static_cast<std::size_t>(i)].feature >= 0) {
+            if (depth < kMaxPath) path[depth] = i;
+            ++depth;
+            i = next(i);
         }
-    } else {
-        for (const std::uint32_t root : roots_) {  // extended: walk the hyperplanes
-            auto i = static_cast<std::int32_t>(root);
-            std::size_t depth = 0;
-            while (nodes_[static_cast<std::size_t>(i)].feature >= 0) {
-                if (depth < kMaxPath) path[depth] = i;
-                ++depth;
-                i = next(i);
-            }
-            sum += nodes_[static_cast<std::size_t>(i)].split;
-            if (depth == 0) continue;
-            ++used;
-            const double share = 1.0 / static_cast<double>(depth);
-            if (depth <= kMaxPath) {
-                for (std::size_t k = 0; k < depth; ++k) credit(path[k], share);
-            } else {  // deeper than the buffer (only a loaded, unusual model): walk again
-                for (auto j = static_cast<std::int32_t>(root);
-                     nodes_[static_cast<std::size_t>(j)].feature >= 0; j = next(j))
-                    credit(j, share);
-            }
+        sum += nodes_[static_cast<std::size_t>(i)].split;
+        if (depth == 0) continue;
+        ++used;
+        const double share = 1.0 / static_cast<double>(depth);
+        if (depth <= kMaxPath) {
+            for (std::size_t k = 0; k < depth; ++k) credit(path[k], share);
+        } else {  // deeper than the buffer (only a loaded, unusual model): walk again
+            for (auto j = static_cast<std::int32_t>(root);
+                 nodes_[static_cast<std::size_t>(j)].feature >= 0; j = next(j))
+                credit(j, share);
         }
     }
-    const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
-    const double score = std::exp2(-(sum / static_cast<double>(roots_.size())) / norm);
-    constexpr double kBias = 0.5;
-    for (std::size_t f = 0; f < d; ++f) {
-        const double w =
-            used > 0 ? out[f] / static_cast<double>(used) : 1.0 / static_cast<double>(d);
-        out[f] = (score - kBias) * w;
-    }
-    out[d] = kBias;
+    FinishContributions(ScoreOfPathSum(sum), used, out);
     return Ok();
 }
 

@@ -62,12 +62,13 @@ const char* Decide(const ScoringModel& m, double score) {
     return "allow";
 }
 
-std::string Reasons(const ScoringModel& m, std::span<const double> input) {
-    if (!m.has_reasons) return "[]";
-    thread_local std::vector<double> contrib;
+bool WantsReasons(const ScoringModel& m, double score) {
+    return m.has_reasons && (m.reasons_for_all || Decide(m, score)[0] != 'a');
+}
+
+std::string FormatReasons(const ScoringModel& m, std::span<const double> input,
+                          std::span<const double> contrib) {
     thread_local std::vector<std::size_t> order;
-    contrib.assign(input.size() + 1, 0.0);
-    if (!m.bundle.detector->Contributions(input, contrib)) return "[]";
     order.resize(input.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     const std::size_t k = std::min(m.reasons, order.size());
@@ -89,10 +90,6 @@ std::string Reasons(const ScoringModel& m, std::span<const double> input) {
     return s;
 }
 
-std::string ReasonsFor(const ScoringModel& m, const char* decision, std::span<const double> input) {
-    return m.reasons_for_all || decision[0] != 'a' ? Reasons(m, input) : "[]";
-}
-
 TxInput EngineInput(FeatureEngine& engine, const TxRequest& req, std::uint64_t seq, bool* late) {
     TxInput in;
     in.seq = seq;
@@ -107,12 +104,19 @@ TxInput EngineInput(FeatureEngine& engine, const TxRequest& req, std::uint64_t s
     return in;
 }
 
-Result<Matrix> ScoreFeatureRows(const ScoringModel& m, MatrixView features,
-                                std::span<double> scores) {
+Result<void> ScoreFeatureRows(const ScoringModel& m, MatrixView features, std::span<double> scores,
+                              std::span<std::string> reasons) {
     auto inputs = ModelInputsFromFeatures(m.bundle, features);
     if (!inputs) return std::unexpected(inputs.error());
-    TXG_RETURN_IF_ERROR(m.bundle.detector->Score(*inputs, scores));
-    return inputs;
+    thread_local Matrix contrib;
+    Detector::ExplainFilter explain;
+    if (m.has_reasons) explain = [&m](std::size_t, double score) { return WantsReasons(m, score); };
+    TXG_RETURN_IF_ERROR(m.bundle.detector->ScoreExplained(*inputs, scores, explain, &contrib));
+    for (std::size_t r = 0; r < features.rows; ++r)
+        reasons[r] = WantsReasons(m, scores[r])
+                         ? FormatReasons(m, inputs->View().Row(r), contrib.View().Row(r))
+                         : "[]";
+    return Ok();
 }
 
 StoredTransaction MakeRecord(const ScoringModel& m, const TxRequest& req, const TxInput& in,

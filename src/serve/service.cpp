@@ -430,16 +430,17 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
 
     // Outside it: the score, the reasons and the answer, from the feature row and the model.
     double score = 0.0;
-    auto inputs =
-        ScoreFeatureRows(*m, MatrixView{row.data(), 1, row.size()}, std::span<double>(&score, 1));
-    if (!inputs) {
+    std::string reasons;
+    if (auto r =
+            ScoreFeatureRows(*m, MatrixView{row.data(), 1, row.size()},
+                             std::span<double>(&score, 1), std::span<std::string>(&reasons, 1));
+        !r) {
         inflight.fetch_sub(1);
-        Abandon({req->transaction_id}, "scoring failed: " + inputs.error().message);
-        return reply(ErrorReply(500, "scoring failed: " + inputs.error().message));
+        Abandon({req->transaction_id}, "scoring failed: " + r.error().message);
+        return reply(ErrorReply(500, "scoring failed: " + r.error().message));
     }
     const char* decision = Decide(*m, score);
     CountDecision(decision);
-    std::string reasons = ReasonsFor(*m, decision, inputs->Row(0));
     StoredTransaction rec = MakeRecord(*m, *req, *in, score, decision, reasons, WallClockMs());
     std::string out = ScoreBody(rec.transaction_id, score, decision, reasons, m->version);
     std::string id = rec.transaction_id;
@@ -586,22 +587,24 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     // Scores, reasons, records and answers depend on the feature rows and the model only: they
     // are computed outside the scoring lock, in chunks of rows on up to batch_threads threads.
     std::vector<double> scores(nf);
+    std::vector<std::string> reasons(nf);
     std::vector<StoredTransaction> recs(nf);
     const std::int64_t now = WallClockMs();
     const unsigned chunks = nf >= kParallelBatchRows ? batch_threads : 1u;
     std::vector<std::optional<Error>> failed(chunks);
     if (nf > 0)
         ParallelChunks(nf, chunks, [&](std::size_t b, std::size_t e, unsigned c) {
-            auto model_in = ScoreFeatureRows(*m, features.View().Slice(b, e),
-                                             std::span<double>(scores).subspan(b, e - b));
-            if (!model_in) {
-                failed[c] = model_in.error();
+            if (auto r = ScoreFeatureRows(*m, features.View().Slice(b, e),
+                                          std::span<double>(scores).subspan(b, e - b),
+                                          std::span<std::string>(reasons).subspan(b, e - b));
+                !r) {
+                failed[c] = r.error();
                 return;
             }
             for (std::size_t j = b; j < e; ++j) {
                 const char* decision = Decide(*m, scores[j]);
                 recs[j] = MakeRecord(*m, (*reqs)[fresh[j]], inputs[j], scores[j], decision,
-                                     ReasonsFor(*m, decision, model_in->Row(j - b)), now);
+                                     std::move(reasons[j]), now);
                 bodies[fresh[j]] = ScoreBody(recs[j].transaction_id, scores[j], decision,
                                              recs[j].reasons_json, m->version);
             }

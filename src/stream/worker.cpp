@@ -199,15 +199,14 @@ class Worker {
             const std::size_t n = reqs.size();
             if (n > 0) {
                 std::vector<double> scores(n);
-                auto model_in =
-                    ScoreFeatureRows(*m_, MatrixView{rows.data(), n, rows.cols()}, scores);
-                if (!model_in) return std::unexpected(model_in.error());
+                std::vector<std::string> reasons(n);
+                TXG_RETURN_IF_ERROR(ScoreFeatureRows(*m_, MatrixView{rows.data(), n, rows.cols()},
+                                                     scores, reasons));
                 for (std::size_t j = 0; j < n; ++j) {
                     const char* decision = Decide(*m_, scores[j]);
                     inputs[j].extras = reqs[j].extras;
-                    StoredTransaction rec =
-                        MakeRecord(*m_, reqs[j], inputs[j], scores[j], decision,
-                                   ReasonsFor(*m_, decision, model_in->Row(j)), now);
+                    StoredTransaction rec = MakeRecord(*m_, reqs[j], inputs[j], scores[j], decision,
+                                                       std::move(reasons[j]), now);
                     rec.partition = p;
                     if (Publishes(decision)) c.outputs.push_back({rec.transaction_id, Output(rec)});
                     records.push_back(std::move(rec));

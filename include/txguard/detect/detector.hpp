@@ -11,6 +11,7 @@
 // the registry below; each documents its parameters, defaults and cost. Fit and Score are
 // deterministic for a given `seed` parameter, whatever the number of threads.
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -84,6 +85,17 @@ class Detector {
     // out.size() == NumFeatures() + 1, the last entry being the bias (expected value).
     // Default: kInvalidArgument "not supported by <name>".
     virtual Result<void> Contributions(std::span<const double> row, std::span<double> out) const;
+    // Score and Contributions in one call, for the rows the caller wants explained: writes x's
+    // scores (as Score) and, for each row r with explain(r, scores[r]) true, the row's
+    // contributions (as Contributions, bit for bit) to contributions->Row(r). contributions is
+    // reshaped to x.rows x (NumFeatures() + 1) when its shape differs; rows not explained hold
+    // unspecified values. explain may be called from several threads at once; an empty explain
+    // explains nothing. Default: Score, then Contributions for each wanted row (an error of
+    // either is returned). The axis-parallel isolation forest explains from the leaves its
+    // scoring walk reached, so scoring and reasons cost one walk.
+    using ExplainFilter = std::function<bool(std::size_t row, double score)>;
+    virtual Result<void> ScoreExplained(MatrixView x, std::span<double> scores,
+                                        const ExplainFilter& explain, Matrix* contributions) const;
     // Global feature importance (e.g. total gain), size NumFeatures(); default: empty vector.
     virtual std::vector<double> FeatureImportance() const { return {}; }
 };

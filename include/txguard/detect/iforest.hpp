@@ -36,7 +36,8 @@
 // so contributions + bias = score (to rounding). 0.5 is the expected score: the score of a row
 // whose mean path length equals c(sample), the average path length by which the paper normalises.
 // Rows isolated quickly (score > 0.5) get positive contributions, mostly on the features that
-// isolated them; normal rows negative ones. One walk per tree, no allocation.
+// isolated them; normal rows negative ones. One walk per tree, no allocation. ScoreExplained
+// (axis-parallel forests) takes them from the leaves its scoring walk reached: one walk for both.
 #include <cstdint>
 #include <vector>
 
@@ -69,6 +70,8 @@ class IsolationForest final : public Detector {
     Result<void> Load(std::string_view bytes) override;
     // See above: out.size() == NumFeatures() + 1, last = bias 0.5. Thread-safe.
     Result<void> Contributions(std::span<const double> row, std::span<double> out) const override;
+    Result<void> ScoreExplained(MatrixView x, std::span<double> scores,
+                                const ExplainFilter& explain, Matrix* contributions) const override;
 
     // Average path length of an unsuccessful search in a BST of n nodes, c(n).
     static double AveragePathLength(double n);
@@ -89,8 +92,13 @@ class IsolationForest final : public Detector {
         std::uint32_t next;
     };
     Result<void> BuildWalk();
-    void ScoreBlockAxis(const double* rows, std::size_t count, std::size_t stride,
-                        double* sums) const;
+    Result<void> ScoreRows(MatrixView x, std::span<double> out, const ExplainFilter* explain,
+                           Matrix* contributions) const;
+    void WalkBlockAxis(const double* rows, std::size_t count, std::size_t stride, double* sums,
+                       std::uint32_t* leaves) const;
+    double ScoreOfPathSum(double sum) const;
+    void ExplainLeaves(const std::uint32_t* leaves, double score, std::span<double> out) const;
+    void FinishContributions(double score, std::size_t used, std::span<double> out) const;
     double PathLengthExtended(const double* row, std::size_t tree) const;
 
     IForestParams params_;

@@ -56,21 +56,24 @@ Result<std::shared_ptr<const ScoringModel>> LoadScoringModel(const std::string& 
 // "allow", "review" or "block" by the model's thresholds.
 const char* Decide(const ScoringModel& m, double score);
 
-// The top-k feature contributions of one model input row as a JSON array
-// [{"feature","value","contribution"}, ...] ("[]" when the detector has none).
-std::string Reasons(const ScoringModel& m, std::span<const double> input);
-// Reasons when the decision asks for them (every decision with reasons_for_all), else "[]".
-std::string ReasonsFor(const ScoringModel& m, const char* decision, std::span<const double> input);
+// Whether a decision at this score carries reasons: the detector has contributions and the
+// decision is an alert (review, block), or any decision with reasons_for_all.
+bool WantsReasons(const ScoringModel& m, double score);
+// The top-k features of one model input row by their contributions (the detector's
+// Contributions for that row) as a JSON array [{"feature","value","contribution"}, ...].
+std::string FormatReasons(const ScoringModel& m, std::span<const double> input,
+                          std::span<const double> contributions);
 
 // The engine input of a request with sequence number `seq`. A transaction older than its
 // entities' latest is processed at that latest time (FeatureEngine::LatestTime); *late tells.
 TxInput EngineInput(FeatureEngine& engine, const TxRequest& req, std::uint64_t seq,
                     bool* late = nullptr);
 
-// Model scores of feature rows (the engine's output): writes scores and returns the model's
-// input rows (features plus hybrid scores), which Reasons reads.
-Result<Matrix> ScoreFeatureRows(const ScoringModel& m, MatrixView features,
-                                std::span<double> scores);
+// Model scores of feature rows (the engine's output), and each row's reasons JSON: the top-k
+// contributions when WantsReasons, else "[]". One ScoreExplained call of the detector, so an
+// isolation forest walks its trees once for the score and the reasons.
+Result<void> ScoreFeatureRows(const ScoringModel& m, MatrixView features, std::span<double> scores,
+                              std::span<std::string> reasons);
 
 // The store's record of a scored transaction.
 StoredTransaction MakeRecord(const ScoringModel& m, const TxRequest& req, const TxInput& in,

@@ -112,6 +112,51 @@ TEST(Contributions, DeterministicAndThreadSafe) {
     }
 }
 
+// ScoreExplained gives Score's scores and Contributions' values, bit for bit, for the rows its
+// filter asks for: 2,603 rows (several 256-row blocks on several threads, and a tail that is not
+// a multiple of the 8 rows walked in lock step), one row (a live request), and no filter.
+TEST(Contributions, ScoreExplainedEqualsScoreThenContributions) {
+    const Matrix base = PlantedData(6);
+    Matrix x(2603, kDims);
+    for (std::size_t i = 0; i < x.rows(); ++i)
+        for (std::size_t j = 0; j < kDims; ++j)
+            x(i, j) = base(i % kRows, j) + 1e-3 * double(i / kRows);
+    for (const auto& c : Cases()) {
+        auto det = Fitted(c, base);
+        for (const std::size_t rows : {x.rows(), std::size_t{1}, std::size_t{13}}) {
+            const MatrixView v = x.View().Slice(0, rows);
+            std::vector<double> want(rows);
+            ASSERT_TRUE(det->Score(v, want)) << CaseName(c);
+            std::vector<double> got(rows), asked_score(rows, -1.0);
+            Matrix contrib;
+            std::vector<char> asked(rows, 0);
+            auto explain = [&](std::size_t r, double score) {
+                asked[r] = 1;
+                asked_score[r] = score;
+                return r % 3 != 1;
+            };
+            ASSERT_TRUE(det->ScoreExplained(v, got, explain, &contrib)) << CaseName(c);
+            ASSERT_EQ(got, want) << CaseName(c) << " rows " << rows;
+            ASSERT_EQ(asked_score, want) << CaseName(c) << " rows " << rows;
+            ASSERT_EQ(contrib.rows(), rows);
+            ASSERT_EQ(contrib.cols(), kDims + 1);
+            std::vector<double> one(kDims + 1);
+            for (std::size_t r = 0; r < rows; r += (rows > 100 ? 5 : 1)) {
+                ASSERT_TRUE(asked[r]) << CaseName(c) << " row " << r;
+                if (r % 3 == 1) continue;
+                ASSERT_TRUE(det->Contributions(v.Row(r), one));
+                const auto row = contrib.View().Row(r);
+                ASSERT_EQ(std::vector<double>(row.begin(), row.end()), one)
+                    << CaseName(c) << " rows " << rows << " row " << r;
+            }
+            // No filter: the scores alone, the matrix left as it was.
+            std::vector<double> plain(rows);
+            ASSERT_TRUE(det->ScoreExplained(v, plain, {}, &contrib)) << CaseName(c);
+            EXPECT_EQ(plain, want) << CaseName(c);
+        }
+    }
+}
+
 TEST(Contributions, SizeAndInputErrors) {
     const Matrix x = PlantedData(5);
     for (const auto& c : Cases()) {
