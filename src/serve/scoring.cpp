@@ -155,7 +155,7 @@ Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringMode
 std::string ScoreBody(std::string_view id, double score, std::string_view decision,
                       std::string_view reasons_json, std::string_view model_version) {
     std::string s;
-    s.reserve(160 + reasons_json.size());
+    s.reserve(192 + id.size() + reasons_json.size() + model_version.size());  // + latency_us
     s += "{\"transaction_id\":";
     AppendJsonString(s, id);
     s += ",\"score\":";

@@ -65,8 +65,9 @@ ApiResponse Unavailable(std::string_view message, std::string_view field = {}) {
     return r;
 }
 
-std::string WithLatency(std::string_view body, Clock::time_point start) {
-    std::string s(body);
+// The answer body (without its closing brace) completed with latency_us; appends in place, so
+// callers that are done with the body move it in.
+std::string WithLatency(std::string s, Clock::time_point start) {
     s += ",\"latency_us\":";
     s += std::to_string(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count());
@@ -450,18 +451,18 @@ void ScoringService::Impl::ScoreOne(std::string_view body, const Reply& reply,
         std::lock_guard pl(pending_mu);
         pending[id].body = out;
     }
-    const bool queued = writer->Submit(
-        std::move(rec), [this, id, out = std::move(out), reply, start](const Result<void>& r) {
-            inflight.fetch_sub(1);
-            if (r) {
-                const auto elapsed = Clock::now() - start;
-                score_latency->Observe(std::chrono::duration<double>(elapsed).count());
-                reply(Json(200, WithLatency(out, start)));
-            } else {
-                reply(Unavailable("storage failure: " + r.error().message));
-            }
-            Committed({id}, r);
-        });
+    const bool queued = writer->Submit(std::move(rec), [this, id, out = std::move(out), reply,
+                                                        start](const Result<void>& r) mutable {
+        inflight.fetch_sub(1);
+        if (r) {
+            const auto elapsed = Clock::now() - start;
+            score_latency->Observe(std::chrono::duration<double>(elapsed).count());
+            reply(Json(200, WithLatency(std::move(out), start)));
+        } else {
+            reply(Unavailable("storage failure: " + r.error().message));
+        }
+        Committed({id}, r);
+    });
     if (!queued) {
         // Only when the writer is closed; the state already holds the transaction.
         inflight.fetch_sub(1);
@@ -649,6 +650,9 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     if (!failure) {
         for (std::size_t i = 0; i < n; ++i)
             if (same_as[i] >= 0) bodies[i] = bodies[static_cast<std::size_t>(same_as[i])];
+        std::size_t size = 64 + m->version.size();  // the frame, the version, latency_us
+        for (const auto& b : bodies) size += b.size() + 2;
+        out.reserve(size);
         out = "{\"results\":[";
         for (std::size_t i = 0; i < n; ++i) {
             if (i) out += ',';
@@ -665,14 +669,14 @@ void ScoringService::Impl::ScoreBatch(std::string_view body, const Reply& reply,
     const bool queued = writer->SubmitBatch(
         std::move(recs), {},
         [this, fresh_ids = std::move(fresh_ids), out = std::move(out), failure = std::move(failure),
-         reply, start, nf](const Result<void>& r) {
+         reply, start, nf](const Result<void>& r) mutable {
             inflight.fetch_sub(nf);
             if (!r)
                 reply(Unavailable("storage failure: " + r.error().message));
             else if (failure)
                 reply(*failure);
             else
-                reply(Json(200, WithLatency(out, start)));
+                reply(Json(200, WithLatency(std::move(out), start)));
             Committed(fresh_ids, r);
         });
     if (!queued) {
