@@ -176,6 +176,25 @@ TEST(SqliteStore, AlertsUseThePartialIndex) {
     EXPECT_EQ(plan.find("TEMP B-TREE"), std::string::npos) << plan;  // no sort
 }
 
+// SQLite's memory statistics are off (each allocation would take a global mutex): in a fresh
+// process (the "threadsafe" death-test style re-runs this test alone), a store that has stored
+// transactions reports no memory in use, which SQLite only counts with the statistics on.
+TEST(SqliteStore, MemoryStatisticsAreOff) {
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(
+        {
+            TempDir dir;
+            auto s = OpenStore(dir.Url("s.db"));
+            if (!s) std::_Exit(2);
+            std::vector<StoredTransaction> txs;
+            for (int i = 0; i < 50; ++i)
+                txs.push_back(MakeTx(static_cast<std::uint64_t>(i + 1), "t" + std::to_string(i)));
+            if (!(*s)->Append(txs, {})) std::_Exit(3);
+            std::_Exit(sqlite3_memory_used() == 0 ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
+}
+
 TEST(SqliteStore, NewerSchemaIsRefused) {
     TempDir dir;
     const std::string url = dir.Url("s.db");
