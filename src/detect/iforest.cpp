@@ -337,15 +337,18 @@ void IsolationForest::WalkBlockAxis(const double* rows, std::size_t count, std::
         }
     }
     // The other rows (a single live transaction is one): 8 trees in lock step instead, adding
-    // their leaves in tree order as above.
+    // their leaves in tree order as above. The last group walks all 8 lanes too (the spare ones
+    // repeat its last tree and are ignored): a constant lane count lets the compiler unroll the
+    // walk (bench_detect's BM_ScoreExplained/one_call/1, medians of 10, two runs each: 2.05 / 2.17
+    // -> 1.93 / 2.02 us a row).
     for (std::size_t r = full; r < count; ++r) {
         const double* row1 = rows + r * stride;
         for (std::size_t t0 = 0; t0 < trees; t0 += kLanes) {
             const std::size_t lanes = std::min(kLanes, trees - t0);
             std::uint32_t idx[kLanes];
-            for (std::size_t u = 0; u < lanes; ++u) idx[u] = roots_[t0 + u];
+            for (std::size_t u = 0; u < kLanes; ++u) idx[u] = roots_[t0 + std::min(u, lanes - 1)];
             for (std::uint32_t step = 0; step < depth; ++step) {
-                for (std::size_t u = 0; u < lanes; ++u) {
+                for (std::size_t u = 0; u < kLanes; ++u) {
                     const WalkNode& nd = walk[idx[u]];
                     idx[u] = nd.next + (row1[nd.feature] > nd.split ? 1u : 0u);
                 }
