@@ -26,6 +26,8 @@ PKGS=(
   python3 python3-numpy python3-sklearn python3-pandas python3-xgboost
   # the scoring service: load generator and the FastAPI reference (scripts/bench/serve.sh), sqlite3 CLI
   wrk python3-fastapi python3-uvicorn sqlite3
+  # instruction counts of the scoring service (scripts/bench/serve_instructions.sh)
+  valgrind
   # stream workers and the production store (issue 7): Redis Streams, PostgreSQL (libpqxx)
   redis-server libhiredis-dev postgresql libpqxx-dev
   # reports: headless Chromium renders charts to PNG (--png) and runs the browser test
