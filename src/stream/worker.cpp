@@ -1,5 +1,6 @@
 #include "txguard/stream/worker.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <thread>
@@ -105,20 +106,28 @@ class Worker {
             TXG_RETURN_IF_ERROR(st.engine->Restore((*snap)->bytes));
             from = (*snap)->seq;
         }
+        // A previous owner that lost the partition while its batch ran may commit that batch at
+        // any moment during this restore. The ids are read before the events, so an id seen here
+        // has its event replayed below; and the next seq comes from the events replayed, not
+        // from a later MaxSeq query, so a batch committed after the scan is not skipped over:
+        // this worker's next append clashes on (partition, seq) with it and the partition is
+        // restored again (Process). With MaxSeq read after the scan, a batch committed in between
+        // was counted but not replayed, and later scores of its customers silently diverged
+        // (seen once: StreamIntegration.ThreeWorkersOnPostgres... under ASan in CI).
         TXG_RETURN_IF_ERROR(store_->ForEachTransactionId(
             p, [&](std::string_view id, std::uint64_t) { st.ids.emplace(id); }));
         std::vector<double> row(m_->num_features);
+        std::uint64_t last_seq = from;
         TXG_RETURN_IF_ERROR(
             store_->ForEachEvent(p, from, [&](const StoredEvent& ev) -> Result<void> {
+                last_seq = std::max(last_seq, ev.seq());
                 if (!ev.transaction) return Ok();  // workers store no labels
                 auto in = ReplayStoredTransaction(*st.engine, *m_, *ev.transaction, row);
                 if (!in) return std::unexpected(in.error());
                 ++stats_.replayed;
                 return Ok();
             }));
-        auto max_seq = store_->MaxSeq(p);
-        if (!max_seq) return std::unexpected(max_seq.error());
-        st.last_seq = *max_seq;
+        st.last_seq = last_seq;
         parts_[p] = std::move(st);
         return Ok();
     }
