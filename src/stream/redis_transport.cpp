@@ -218,12 +218,13 @@ class RedisStreamTransport final : public StreamTransport {
         return Ok();
     }
 
-    Result<std::vector<StreamEntry>> ClaimPending(std::uint32_t p) override {
+    Result<std::vector<StreamEntry>> ClaimPending(std::uint32_t p, bool stranded_only) override {
         std::vector<StreamEntry> out;
         std::string start = "0-0";
+        const std::string min_idle = stranded_only ? lease_ms_ : "0";
         while (true) {
-            auto r = redis_->Command(
-                {"XAUTOCLAIM", streams_[p], o_.group, o_.consumer, "0", start, "COUNT", "1000"});
+            auto r = redis_->Command({"XAUTOCLAIM", streams_[p], o_.group, o_.consumer, min_idle,
+                                      start, "COUNT", "1000"});
             if (!r) return std::unexpected(r.error());
             if (r->IsError())
                 return MakeError(ErrorCode::kIo, "XAUTOCLAIM " + streams_[p] + ": " + r->str);

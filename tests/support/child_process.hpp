@@ -49,6 +49,10 @@ class ChildProcess {
         }
         return true;
     }
+    // Sends `sig` (e.g. SIGSTOP / SIGCONT to pause and resume the child).
+    void Signal(int sig) {
+        if (pid_ > 0) ::kill(pid_, sig);
+    }
     void Kill() {
         ::kill(pid_, SIGKILL);
         ::waitpid(pid_, nullptr, 0);

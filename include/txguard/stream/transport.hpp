@@ -57,8 +57,12 @@ class StreamTransport {
     virtual std::vector<std::uint32_t> Owned() const = 0;
 
     // Entries of `partition` delivered to earlier owners (or to this worker before a restart)
-    // and never acknowledged, in stream order, now delivered to this worker.
-    virtual Result<std::vector<StreamEntry>> ClaimPending(std::uint32_t partition) = 0;
+    // and never acknowledged, in stream order, now delivered to this worker. stranded_only: only
+    // those idle for longer than a lease — at a heartbeat of the owner, entries that a worker
+    // paused past its lease read after losing the partition (an owner has none of its own
+    // pending then: it reads, stores and acknowledges before its next heartbeat).
+    virtual Result<std::vector<StreamEntry>> ClaimPending(std::uint32_t partition,
+                                                          bool stranded_only) = 0;
     // New entries of the owned partitions (at most `max_per_partition` each, in order per
     // partition), waiting up to `block` when there are none.
     virtual Result<std::vector<StreamEntry>> Read(std::size_t max_per_partition,

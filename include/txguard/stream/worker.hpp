@@ -53,6 +53,7 @@ struct StreamWorkerStats {
     std::uint64_t dead_letters = 0;  // unreadable entries (to "<out>:dead")
     std::uint64_t replayed = 0;      // stored events replayed when taking partitions over
     std::uint64_t acquired = 0, released = 0, lost = 0;  // partition moves
+    std::uint64_t stranded = 0;  // entries claimed from a paused ex-owner's pending list
     double seconds = 0.0;
     std::string ToJson() const;
 };

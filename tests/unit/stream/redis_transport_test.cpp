@@ -166,7 +166,7 @@ TEST(RedisStreamTransport, DeadOwnersPendingEntriesAreClaimedInOrderAndItsCommit
     chb = (*b)->Heartbeat();
     ASSERT_TRUE(chb);
     ASSERT_EQ(chb->acquired, (std::vector<std::uint32_t>{0}));
-    auto pending = (*b)->ClaimPending(0);
+    auto pending = (*b)->ClaimPending(0, false);
     ASSERT_TRUE(pending);
     ASSERT_EQ(pending->size(), 2u);
     EXPECT_EQ((*pending)[0].payload, "2");
