@@ -258,6 +258,7 @@ Result<void> IsolationForest::BuildWalk() {
     }
     walk_depth_ = 0;
     for (auto r : roots_) walk_depth_ = std::max(walk_depth_, height[r]);
+    path_norm_ = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
     walk_.clear();
     leaf_value_.assign(n, 0.0);
     if (params_.extension >= 0) return Ok();
@@ -361,8 +362,7 @@ void IsolationForest::WalkBlockAxis(const double* rows, std::size_t count, std::
 }
 
 double IsolationForest::ScoreOfPathSum(double sum) const {
-    const double norm = AveragePathLength(std::max<std::uint32_t>(sample_used_, 2));
-    return std::exp2(-(sum / static_cast<double>(roots_.size())) / norm);
+    return std::exp2(-(sum / static_cast<double>(roots_.size())) / path_norm_);
 }
 
 // contribution_f = (score - bias) * w_f from out[f] = the row's credits summed over the `used`
@@ -442,7 +442,8 @@ Result<void> IsolationForest::ScoreRows(MatrixView x, std::span<double> out,
                 const double score = ScoreOfPathSum(sums[r]);
                 out[r0 + r] = score;
                 if (!explain || !(*explain)(r0 + r, score)) continue;
-                if (extended)  // walks the row again (the hyperplane walk keeps no leaves)
+                if (extended)  // walks the row again (the hyperplane walk keeps no leaves); it
+                               // cannot fail: the row passed CheckFiniteMatrix above
                     (void)Contributions(x.Row(r0 + r), contributions->Row(r0 + r));
                 else
                     ExplainLeaves(leaves.data() + r * trees, score, contributions->Row(r0 + r));

@@ -113,6 +113,7 @@ class IsolationForest final : public Detector {
     std::vector<std::uint32_t> path_off_;   // derived (axis-parallel): a leaf's path in path_feat_
     std::vector<std::uint32_t> path_feat_;  // derived: the split features of each leaf's path
     std::uint32_t walk_depth_ = 0;          // derived: longest root-to-leaf path
+    double path_norm_ = 1.0;                // derived: c(sample used), the score's normaliser
 };
 
 }  // namespace txguard
