@@ -10,6 +10,7 @@
 
 #include "txguard/core/bytes.hpp"
 #include "txguard/core/parallel.hpp"
+#include "txguard/core/prefetch.hpp"
 #include "txguard/core/progress.hpp"
 #include "txguard/core/time.hpp"
 
@@ -62,16 +63,20 @@ class Ring {
     std::size_t head_ = 0, size_ = 0, mask_ = 0;
 };
 
-// One stored event (or, with bucket_s > 0, the merge of the events of one time bucket).
-struct Record {
+// One stored event (or, with bucket_s > 0, the merge of the events of one time bucket). One cache
+// line: a window's edge record is a cache miss on every event of a large state, and a 72-byte
+// record straddled two lines in most positions. Counts are floats: integers far below 2^24.
+struct alignas(64) Record {
     std::int64_t ts = 0;          // event time (bucket start in bucket mode)
     std::uint64_t seq_first = 0;  // transactions merged into this record: [seq_first, seq_last]
     std::uint64_t seq_last = 0;
-    double n = 0, sum = 0, sumsq = 0, maxv = -INFINITY;
-    double frauds = 0;       // known fraud labels among the record's transactions
-    std::int8_t label = -1;  // exact mode: the transaction's label (-1 unknown)
+    double sum = 0, sumsq = 0, maxv = -INFINITY;
+    float n = 0;
+    float frauds = 0;  // known fraud labels among the record's transactions
     std::uint32_t counterparty = 0;
+    std::int8_t label = -1;  // exact mode: the transaction's label (-1 unknown)
 };
+static_assert(sizeof(Record) == 64);
 
 // A window over records with lag <= age < lag + w, i.e. ts in (t - lag - w, t - lag].
 struct WindowDef {
@@ -175,6 +180,30 @@ struct Block {
 
     Record& At(EntityState& e, std::uint64_t idx) const { return e.ring[idx - e.base]; }
 
+    // Starts loading the entity's window states (a separate allocation) and its newest record.
+    void PrefetchWindows(const EntityState& e) const {
+        if (!e.win.empty()) {
+            const char* p = reinterpret_cast<const char*>(e.win.data());
+            const char* end = reinterpret_cast<const char*>(e.win.data() + e.win.size());
+            for (; p < end; p += 64) Prefetch(p);
+        }
+        if (!e.ring.empty()) Prefetch(&e.ring.back());
+    }
+
+    // Starts loading what Process(e, ...) will touch first: every window's edge records (each in
+    // a different part of the ring, so a cache miss apiece in a large state) and the newest
+    // record, so that the misses overlap instead of coming one after another.
+    void PrefetchEdges(const EntityState& e) const {
+        const std::uint64_t end = e.base + e.ring.size();
+        if (end == e.base) return;
+        Prefetch(&e.ring.back());
+        for (const WindowState& w : e.win) {
+            if (w.lo < end) Prefetch(&e.ring[w.lo - e.base]);
+            if (w.hi < end) Prefetch(&e.ring[w.hi - e.base]);
+            if (!w.cp.empty()) Prefetch(&w.cp[w.cp.size() / 2]);
+        }
+    }
+
     void Enter(EntityState& e, std::size_t wi, std::uint64_t idx) const {
         WindowState& w = e.win[wi];
         const Record& r = At(e, idx);
@@ -275,7 +304,9 @@ struct Block {
         const std::int64_t bucket_ms = static_cast<std::int64_t>(spec.bucket_s) * 1000;
         const std::int64_t rec_ts =
             bucket_ms > 0 ? FloorDiv(tx.ts_ms, bucket_ms) * bucket_ms : tx.ts_ms;
-        if (bucket_ms > 0 && !e.ring.empty() && e.ring.back().ts == rec_ts) {
+        // A bucket holds at most 2^24 events (its counts are floats); more start another record.
+        if (bucket_ms > 0 && !e.ring.empty() && e.ring.back().ts == rec_ts &&
+            e.ring.back().n < 16777216.0f) {
             Record& r = e.ring.back();
             r.n += 1;
             r.sum += a;
@@ -389,7 +420,7 @@ struct Block {
             dfrauds = label == 1 ? 1.0 : 0.0;  // bucket mode: labels are added, not revised
         }
         if (dfrauds == 0) return;
-        it->frauds += dfrauds;
+        it->frauds = static_cast<float>(it->frauds + dfrauds);
         Delta(e, e.base + (lo - 1), 0, 0, 0, dfrauds);
     }
 };
@@ -521,12 +552,21 @@ std::int64_t FeatureEngine::LatestTime(const TxInput& tx) const {
 Result<void> FeatureEngine::Process(const TxInput& tx, std::span<double> out) {
     TXG_CHECK(out.size() == num_features_);
     TXG_CHECK(tx.extras.size() == spec_.extra_columns.size());
+    // The entities' states, then their windows, then the windows' edge records: each stage's
+    // cache misses overlap across the blocks (each stage reads what the previous one loaded).
+    for (const auto& b : impl_->blocks)
+        if (const auto id = tx.keys[static_cast<int>(b.spec.key)]; id < b.states.size())
+            Prefetch(&b.states[id]);
+    for (const auto& b : impl_->blocks)
+        if (const auto id = tx.keys[static_cast<int>(b.spec.key)]; id < b.states.size())
+            b.PrefetchWindows(b.states[id]);
     // Check every block first so that an out-of-order transaction changes no state.
     for (auto& b : impl_->blocks) {
         const auto id = tx.keys[static_cast<int>(b.spec.key)];
         if (id >= b.states.size())
             return MakeError(ErrorCode::kInvalidArgument, "unknown " + b.spec.name + " key id");
         const EntityState& e = b.states[id];
+        b.PrefetchEdges(e);
         if (e.seen && tx.ts_ms < e.last_ts)
             return MakeError(ErrorCode::kInvalidArgument,
                              "transaction at " + FormatTimestamp(tx.ts_ms) +
@@ -564,7 +604,7 @@ constexpr std::size_t kRecordBytes = 3 * 8 + 5 * sizeof(double) + 1 + 4;
 static_assert(kRecordBytes == sizeof(Record::ts) + sizeof(Record::seq_first) +
                                   sizeof(Record::seq_last) + 5 * sizeof(double) +
                                   sizeof(Record::label) + sizeof(Record::counterparty),
-              "a snapshot event is its fields packed");
+              "a snapshot event is its fields packed (n and frauds as doubles)");
 }  // namespace
 
 // The live server takes snapshots under its scoring lock, so this is written for speed: the size
@@ -609,11 +649,11 @@ std::string FeatureEngine::Snapshot(std::string reuse) const {
                 std::size_t at = pack(0, r.ts);
                 at = pack(at, r.seq_first);
                 at = pack(at, r.seq_last);
-                at = pack(at, r.n);
+                at = pack(at, static_cast<double>(r.n));
                 at = pack(at, r.sum);
                 at = pack(at, r.sumsq);
                 at = pack(at, r.maxv);
-                at = pack(at, r.frauds);
+                at = pack(at, static_cast<double>(r.frauds));
                 at = pack(at, r.label);
                 at = pack(at, r.counterparty);
                 w.PutBytes(rec, at);
@@ -689,7 +729,21 @@ Result<void> FeatureEngine::Restore(std::string_view bytes) {
                 auto cp = r.Get<std::uint32_t>();
                 if (!ts || !s1 || !s2 || !n || !sum || !sumsq || !maxv || !frauds || !label || !cp)
                     return r.Corrupt("truncated event");
-                rec = {*ts, *s1, *s2, *n, *sum, *sumsq, *maxv, *frauds, *label, *cp};
+                // Counts are held as floats: integers up to 2^24 are exact.
+                const auto count_ok = [](double v) {
+                    return v >= 0 && v <= 16777216.0 && v == std::floor(v);
+                };
+                if (!count_ok(*n) || !count_ok(*frauds)) return r.Corrupt("bad event counts");
+                rec.ts = *ts;
+                rec.seq_first = *s1;
+                rec.seq_last = *s2;
+                rec.n = static_cast<float>(*n);
+                rec.sum = *sum;
+                rec.sumsq = *sumsq;
+                rec.maxv = *maxv;
+                rec.frauds = static_cast<float>(*frauds);
+                rec.label = *label;
+                rec.counterparty = *cp;
                 e.ring.push_back(rec);
             }
             const std::uint64_t end = e.base + e.ring.size();
@@ -834,10 +888,42 @@ Result<Matrix> ComputeFeatures(FeatureEngine& engine, const TransactionTable& ta
                 static_cast<std::int64_t>(block.spec.label_risk.delay_days) * kMsPerDay;
             std::deque<std::size_t> pending;  // positions whose label is not known yet, FIFO
             std::size_t done = 0;
+            const auto& key_ids = KeyColumn(table, block.spec.key).ids;
+            const auto entity_at = [&](std::size_t pos) {
+                return key_map[key][key_ids[order[pos]]];
+            };
+            // Prefetching ahead of the replay (the state of a large file is far bigger than the
+            // caches): cursors 16, 8 and 4 of this shard's rows ahead load an entity's state, its
+            // windows, then its windows' edge records, each stage reading what the previous one
+            // loaded. Cursor k sits at this shard's next row after its previous stop.
+            struct Cursor {
+                std::size_t pos = 0;
+                unsigned lead;
+            };
+            Cursor ahead[3] = {{0, 16}, {0, 8}, {0, 4}};
+            const auto advance = [&](Cursor& c) {
+                while (c.pos < n && entity_at(c.pos) % shards != shard) ++c.pos;
+                if (c.pos >= n) return std::uint32_t{UINT32_MAX};
+                return entity_at(c.pos++);
+            };
+            const auto stage = [&](int k, std::uint32_t id) {
+                if (id >= block.states.size()) return;
+                const EntityState& e = block.states[id];
+                if (k == 0) {
+                    Prefetch(&e);
+                } else if (k == 1) {
+                    block.PrefetchWindows(e);
+                } else {
+                    block.PrefetchEdges(e);
+                }
+            };
+            for (int k = 0; k < 3; ++k)
+                for (unsigned i = 0; i < ahead[k].lead; ++i) stage(k, advance(ahead[k]));
             for (std::size_t pos = 0; pos < n; ++pos) {
                 const std::size_t r = order[pos];
-                const std::uint32_t id = key_map[key][KeyColumn(table, block.spec.key).ids[r]];
+                const std::uint32_t id = key_map[key][key_ids[r]];
                 if (id % shards != shard) continue;
+                for (int k = 0; k < 3; ++k) stage(k, advance(ahead[k]));
                 const TxInput tx = make_tx(pos, buf);
                 while (risk && !pending.empty() &&
                        table.ts_ms[order[pending.front()]] + delay_ms <= tx.ts_ms) {

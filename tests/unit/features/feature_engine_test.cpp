@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "txguard/core/rng.hpp"
 #include "txguard/core/time.hpp"
@@ -184,6 +185,40 @@ TEST(FeatureEngine, UnorderedTablesAreReplayedInTimeOrder) {
     for (std::size_t j = 0; j < spec.Size(); ++j) {
         EXPECT_EQ((*a)(2, j), (*b)(0, j));
         EXPECT_EQ((*a)(0, j), (*b)(1, j));
+    }
+}
+
+// A snapshot's event counts become the engine's 32-bit float counts: only whole numbers up to
+// 2^24 are exact, so anything else is refused as corrupt instead of silently rounded.
+TEST(FeatureEngine, SnapshotEventCountsMustBeExactWholeNumbers) {
+    TransactionTable t = MakeTable({{0, "a", 7.25}});
+    const FeatureSpec spec = Basic(t);
+    FeatureEngine engine(spec);
+    std::vector<double> out(engine.NumFeatures());
+    ASSERT_TRUE(engine.Process(Tx(kT0, engine.CustomerId("a"), 7.25, 5), out));
+    const std::string snap = engine.Snapshot();
+    // The event: ts, first seq, last seq, then its count n (a double in the snapshot).
+    std::string head(24, '\0');
+    const std::int64_t ts = kT0;
+    const std::uint64_t seq = 5;
+    std::memcpy(head.data(), &ts, 8);
+    std::memcpy(head.data() + 8, &seq, 8);
+    std::memcpy(head.data() + 16, &seq, 8);
+    const auto at = snap.find(head);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_EQ(snap.find(head, at + 1), std::string::npos);
+    const auto with_count = [&](double n) {
+        std::string s = snap;
+        std::memcpy(s.data() + at + 24, &n, 8);
+        FeatureEngine other(spec);
+        return other.Restore(s);
+    };
+    EXPECT_TRUE(with_count(1.0));
+    EXPECT_TRUE(with_count(3.0));
+    for (double bad : {0.5, -1.0, 16777217.0, 1e30, std::nan("")}) {
+        auto r = with_count(bad);
+        ASSERT_FALSE(r) << bad;
+        EXPECT_NE(r.error().message.find("count"), std::string::npos) << r.error().message;
     }
 }
 
