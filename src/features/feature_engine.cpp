@@ -438,7 +438,15 @@ struct FeatureEngine::Impl {
     const FeatureSpec* spec = nullptr;
     std::vector<Block> blocks;
     // Key dictionaries, one per key field.
-    std::vector<std::unordered_map<std::string, std::uint32_t>> key_index;
+    // Looked up by string_view: no temporary string (an allocation for keys over 15 bytes, such
+    // as card tokens) per lookup.
+    struct KeyHash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+    std::vector<std::unordered_map<std::string, std::uint32_t, KeyHash, std::equal_to<>>> key_index;
     std::vector<std::vector<std::string>> key_values;
     // Categorical codes by key id, one vector per categorical spec.
     std::vector<std::vector<std::uint32_t>> codes;
@@ -486,7 +494,7 @@ struct FeatureEngine::Impl {
 
     std::uint32_t KeyId(KeyField field, std::string_view value) {
         auto& index = key_index[static_cast<int>(field)];
-        auto it = index.find(std::string(value));
+        auto it = index.find(value);
         if (it != index.end()) return it->second;
         auto& values = key_values[static_cast<int>(field)];
         const auto id = static_cast<std::uint32_t>(values.size());
