@@ -2,7 +2,8 @@
 // partition leases "<stream>:<group>:lease:<i>" (SET NX PX, value = the owner's name), members
 // in the sorted set "<stream>:<group>:members" (score = last heartbeat, Redis clock). Every
 // partition-scoped write runs in a Lua script that first checks the lease (fencing), so a worker
-// that lost a partition cannot publish or acknowledge for it any more.
+// that lost a partition cannot publish or acknowledge for it any more; reads are fenced with
+// WATCH on the leases and MULTI/EXEC (FencedRead).
 #include <algorithm>
 #include <charconv>
 #include <unordered_map>
@@ -236,25 +237,31 @@ class RedisStreamTransport final : public StreamTransport {
         return out;
     }
 
+    // Reads are fenced (FencedRead), so a worker paused past its lease cannot read (and strand
+    // in its pending list) entries of a partition that has moved on. The wait for new entries is
+    // a plain XREAD, which claims nothing.
     Result<std::vector<StreamEntry>> Read(std::size_t max_per_partition,
                                           std::chrono::milliseconds block) override {
         std::vector<StreamEntry> out;
         if (owned_.empty()) return out;
-        const std::string count = std::to_string(max_per_partition);
+        std::vector<std::uint32_t> parts = owned_;
+        std::vector<std::string> after;
+        TXG_RETURN_IF_ERROR(FencedRead(parts, max_per_partition, out, after));
+        if (!out.empty() || block.count() <= 0) return out;
         const std::string block_ms = std::to_string(block.count());
-        std::vector<std::string_view> args = {"XREADGROUP", "GROUP", o_.group, o_.consumer, "COUNT",
-                                              count,        "BLOCK", block_ms, "STREAMS"};
-        for (auto p : owned_) args.push_back(streams_[p]);
-        for (std::size_t i = 0; i < owned_.size(); ++i) args.push_back(">");
+        std::vector<std::string_view> args = {"XREAD", "COUNT", "1", "BLOCK", block_ms, "STREAMS"};
+        std::vector<std::uint32_t> waiting;
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            if (!after[i].empty()) waiting.push_back(parts[i]);
+        if (waiting.empty()) return out;
+        for (auto p : waiting) args.push_back(streams_[p]);
+        for (std::size_t i = 0; i < parts.size(); ++i)
+            if (!after[i].empty()) args.push_back(after[i]);
         auto r = redis_->Command(args);
         if (!r) return std::unexpected(r.error());
-        if (r->IsError()) return MakeError(ErrorCode::kIo, "XREADGROUP: " + r->str);
-        for (const auto& s : r->elements) {
-            if (s.elements.size() < 2) continue;
-            auto it = by_stream_.find(s.elements[0].str);
-            if (it == by_stream_.end()) continue;
-            CollectEntries(s.elements[1], it->second, false, out);
-        }
+        if (r->IsError()) return MakeError(ErrorCode::kIo, "XREAD: " + r->str);
+        if (r->IsNil()) return out;  // nothing arrived
+        TXG_RETURN_IF_ERROR(FencedRead(waiting, max_per_partition, out, after));
         return out;
     }
 
@@ -311,6 +318,70 @@ class RedisStreamTransport final : public StreamTransport {
     }
 
   private:
+    // Reads the new entries of those of `parts` still leased to this worker, atomically with the
+    // lease check: WATCH the leases and read them, then MULTI/XREADGROUP/EXEC, which Redis runs
+    // only if no watched lease changed in between. (A Lua script could not do it as cheaply: it
+    // copies every entry through Lua tables; with it the stream drain ran ~20% slower.)
+    // after[i]: the id to wait after for parts[i] (its stream's newest entry, all of which are
+    // delivered when the read returns fewer than the count); empty when the lease is not ours.
+    Result<void> FencedRead(const std::vector<std::uint32_t>& parts, std::size_t max_per_partition,
+                            std::vector<StreamEntry>& out, std::vector<std::string>& after) {
+        after.assign(parts.size(), std::string());
+        std::vector<std::string_view> watch = {"WATCH"}, get = {"MGET"};
+        for (auto p : parts) {
+            watch.push_back(leases_[p]);
+            get.push_back(leases_[p]);
+        }
+        redis_->Append(watch);
+        redis_->Append(get);
+        auto held = redis_->Flush();
+        if (!held) return std::unexpected(held.error());
+        TXG_RETURN_IF_ERROR(CheckRedisReplies(*held, "reading the leases"));
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < parts.size() && i < (*held)[1].elements.size(); ++i)
+            if ((*held)[1].elements[i].str == o_.consumer) mine.push_back(i);
+        if (mine.empty()) {
+            auto r = redis_->Command({"UNWATCH"});
+            if (!r) return std::unexpected(r.error());
+            return Ok();
+        }
+        const std::string count = std::to_string(max_per_partition);
+        std::vector<std::string_view> read = {"XREADGROUP", "GROUP", o_.group, o_.consumer,
+                                              "COUNT",      count,   "STREAMS"};
+        for (auto i : mine) read.push_back(streams_[parts[i]]);
+        for (std::size_t k = 0; k < mine.size(); ++k) read.push_back(">");
+        redis_->Append({"MULTI"});
+        redis_->Append(read);
+        for (auto i : mine)
+            redis_->Append({"XREVRANGE", streams_[parts[i]], "+", "-", "COUNT", "1"});
+        redis_->Append({"EXEC"});
+        auto r = redis_->Flush();
+        if (!r) return std::unexpected(r.error());
+        for (std::size_t k = 0; k + 1 < r->size(); ++k)  // MULTI and the queued commands
+            if ((*r)[k].IsError())
+                return MakeError(ErrorCode::kIo, "fenced XREADGROUP: " + (*r)[k].str);
+        const RedisReply& exec = r->back();
+        if (exec.IsError()) return MakeError(ErrorCode::kIo, "fenced XREADGROUP: " + exec.str);
+        if (exec.IsNil()) return Ok();  // a lease changed hands meanwhile: nothing was read
+        if (exec.elements.size() != 1 + mine.size())
+            return MakeError(ErrorCode::kIo, "fenced XREADGROUP: unexpected EXEC reply");
+        const RedisReply& got = exec.elements[0];
+        if (got.IsError()) return MakeError(ErrorCode::kIo, "XREADGROUP: " + got.str);
+        for (const auto& st : got.elements) {
+            if (st.elements.size() < 2) continue;
+            auto it = by_stream_.find(st.elements[0].str);
+            if (it == by_stream_.end()) continue;
+            CollectEntries(st.elements[1], it->second, false, out);
+        }
+        for (std::size_t k = 0; k < mine.size(); ++k) {
+            const RedisReply& newest = exec.elements[1 + k];
+            after[mine[k]] = newest.elements.empty() || newest.elements[0].elements.empty()
+                                 ? "0-0"
+                                 : newest.elements[0].elements[0].str;
+        }
+        return Ok();
+    }
+
     Result<RedisReply> Eval(const char* script, const std::vector<std::string>& keys,
                             const std::vector<std::string>& argv) {
         const std::string nkeys = std::to_string(keys.size());

@@ -93,9 +93,9 @@ class Worker {
                 std::to_string(std::chrono::duration<double>(Clock::now() - t0).count()) + " s)");
             if (!pending->empty()) TXG_RETURN_IF_ERROR(Process(*pending));
         }
-        // Reads are not fenced: a worker paused past its lease may have read entries of a
-        // partition this one owns, and if its batch then failed they sit in its pending list.
-        // Claimed once idle for a lease, they are scored late (docs/architecture.md).
+        // A safety net: entries of this worker's partitions idle for longer than a lease in some
+        // other consumer's pending list are claimed and scored (late). Fenced reads leave none
+        // in normal operation (docs/architecture.md).
         std::vector<std::uint32_t> owned;
         for (const auto& [p, st] : parts_)
             if (std::find(ch->acquired.begin(), ch->acquired.end(), p) == ch->acquired.end())

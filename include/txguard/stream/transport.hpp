@@ -58,13 +58,14 @@ class StreamTransport {
 
     // Entries of `partition` delivered to earlier owners (or to this worker before a restart)
     // and never acknowledged, in stream order, now delivered to this worker. stranded_only: only
-    // those idle for longer than a lease — at a heartbeat of the owner, entries that a worker
-    // paused past its lease read after losing the partition (an owner has none of its own
-    // pending then: it reads, stores and acknowledges before its next heartbeat).
+    // those idle for longer than a lease — at a heartbeat of the owner, a safety net for entries
+    // stranded in another consumer's pending list (an owner has none of its own pending then: it
+    // reads, stores and acknowledges before its next heartbeat).
     virtual Result<std::vector<StreamEntry>> ClaimPending(std::uint32_t partition,
                                                           bool stranded_only) = 0;
     // New entries of the owned partitions (at most `max_per_partition` each, in order per
-    // partition), waiting up to `block` when there are none.
+    // partition), waiting up to `block` when there are none. Fenced: only partitions whose lease
+    // is still this worker's at the moment of the read are read.
     virtual Result<std::vector<StreamEntry>> Read(std::size_t max_per_partition,
                                                   std::chrono::milliseconds block) = 0;
     // Atomically, and only while this worker still owns `partition`: appends `outputs` to the

@@ -189,6 +189,77 @@ TEST(RedisStreamTransport, DeadOwnersPendingEntriesAreClaimedInOrderAndItsCommit
     EXPECT_FALSE(fresh->front().redelivered);
 }
 
+// Reads are fenced: once its lease has gone to another worker, a previous owner's read gets
+// nothing, so no new entry can be stranded in its pending list and read out of stream order.
+TEST(RedisStreamTransport, APreviousOwnersReadIsFenced) {
+    ASSERT_TRUE(SharedRedis().ok());
+    const std::string s = TestStream();
+    auto a = OpenRedisStreamTransport(Opts(s, "a", 1, 300));
+    ASSERT_TRUE(a);
+    ASSERT_TRUE((*a)->Heartbeat());
+    auto c = Connect();
+    const std::string part = PartitionStreamName(s, 0);
+    ASSERT_TRUE(c->Command({"XADD", part, "*", "tx", "0"}));
+    auto got = (*a)->Read(10, std::chrono::milliseconds(100));
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 1u);  // read, not acknowledged: a pauses here
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));  // lease and membership expire
+    auto b = OpenRedisStreamTransport(Opts(s, "b", 1, 300));
+    ASSERT_TRUE(b);
+    auto chb = (*b)->Heartbeat();
+    ASSERT_TRUE(chb);
+    ASSERT_EQ(chb->acquired, (std::vector<std::uint32_t>{0}));
+    ASSERT_TRUE(c->Command({"XADD", part, "*", "tx", "1"}));
+    // a wakes up and reads before its next heartbeat: nothing (before: entry 1, left pending).
+    auto late = (*a)->Read(10, std::chrono::milliseconds(50));
+    ASSERT_TRUE(late);
+    EXPECT_TRUE(late->empty());
+    auto pend = c->Command({"XPENDING", part, "g", "-", "+", "10", "a"});
+    ASSERT_TRUE(pend);
+    EXPECT_EQ(pend->elements.size(), 1u);  // only entry 0, read while a held the lease
+    // b takes a's pending entry first, then the new one: stream order.
+    auto pending = (*b)->ClaimPending(0, false);
+    ASSERT_TRUE(pending);
+    ASSERT_EQ(pending->size(), 1u);
+    EXPECT_EQ((*pending)[0].payload, "0");
+    auto fresh = (*b)->Read(10, std::chrono::milliseconds(100));
+    ASSERT_TRUE(fresh);
+    ASSERT_EQ(fresh->size(), 1u);
+    EXPECT_EQ(fresh->front().payload, "1");
+}
+
+// The wait for new entries (outside the fenced script) wakes up when one arrives.
+TEST(RedisStreamTransport, AReadWaitsForTheNextEntry) {
+    ASSERT_TRUE(SharedRedis().ok());
+    const std::string s = TestStream();
+    auto a = OpenRedisStreamTransport(Opts(s, "a", 2));
+    ASSERT_TRUE(a);
+    ASSERT_TRUE((*a)->Heartbeat());
+    ASSERT_EQ((*a)->Owned().size(), 2u);
+    auto c = Connect();
+    ASSERT_TRUE(c->Command({"XADD", PartitionStreamName(s, 1), "*", "tx", "old"}));
+    auto first = (*a)->Read(10, std::chrono::milliseconds(100));
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->size(), 1u);
+    auto empty = (*a)->Read(10, std::chrono::milliseconds(100));  // times out
+    ASSERT_TRUE(empty);
+    EXPECT_TRUE(empty->empty());
+    std::thread producer([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        auto p = Connect();
+        (void)p->Command({"XADD", PartitionStreamName(s, 1), "*", "tx", "new"});
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    auto got = (*a)->Read(10, std::chrono::milliseconds(5000));
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    producer.join();
+    ASSERT_TRUE(got);
+    ASSERT_EQ(got->size(), 1u);
+    EXPECT_EQ(got->front().payload, "new");
+    EXPECT_EQ(got->front().partition, 1u);
+    EXPECT_LT(waited, std::chrono::milliseconds(4000));
+}
+
 TEST(RedisStreamTransport, CommitPublishesDeadLettersAndAcknowledgesLargeBatches) {
     ASSERT_TRUE(SharedRedis().ok());
     const std::string s = TestStream();
