@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <memory>
 #include <thread>
 
 #include "stream_test_util.hpp"
@@ -107,6 +108,16 @@ std::vector<std::uint32_t> Sorted(std::vector<std::uint32_t> v) {
     return v;
 }
 
+// A fresh stream of one partition and its owner "a" (lease 300 ms), after its first heartbeat.
+std::unique_ptr<StreamTransport> OwnerOfOnePartition(const std::string& stream) {
+    auto a = OpenRedisStreamTransport(Opts(stream, "a", 1, 300));
+    EXPECT_TRUE(a) << (a ? "" : a.error().ToString());
+    if (!a) return nullptr;
+    auto ch = (*a)->Heartbeat();
+    EXPECT_TRUE(ch && ch->acquired.size() == 1u);
+    return std::move(*a);
+}
+
 TEST(RedisStreamTransport, BalancesPartitionsBetweenWorkers) {
     ASSERT_TRUE(SharedRedis().ok());
     const std::string s = TestStream();
@@ -141,20 +152,19 @@ TEST(RedisStreamTransport, BalancesPartitionsBetweenWorkers) {
 TEST(RedisStreamTransport, DeadOwnersPendingEntriesAreClaimedInOrderAndItsCommitsFenced) {
     ASSERT_TRUE(SharedRedis().ok());
     const std::string s = TestStream();
-    auto a = OpenRedisStreamTransport(Opts(s, "a", 1, 300));
+    auto a = OwnerOfOnePartition(s);
     ASSERT_TRUE(a);
-    ASSERT_TRUE((*a)->Heartbeat());
     auto c = Connect();
     for (int i = 0; i < 10; ++i)
         ASSERT_TRUE(c->Command({"XADD", PartitionStreamName(s, 0), "*", "tx", std::to_string(i)}));
-    auto got = (*a)->Read(4, std::chrono::milliseconds(100));
+    auto got = a->Read(4, std::chrono::milliseconds(100));
     ASSERT_TRUE(got);
     ASSERT_EQ(got->size(), 4u);
     // a acknowledges the first two, then goes silent (dies) holding two pending entries.
     StreamTransport::Commit commit;
     commit.ids = {(*got)[0].id, (*got)[1].id};
     commit.outputs = {{"t0", "{}"}};
-    auto ok = (*a)->CommitAll(std::span(&commit, 1));
+    auto ok = a->CommitAll(std::span(&commit, 1));
     ASSERT_TRUE(ok);
     EXPECT_TRUE(ok->at(0));
     auto b = OpenRedisStreamTransport(Opts(s, "b", 1, 300));
@@ -175,10 +185,10 @@ TEST(RedisStreamTransport, DeadOwnersPendingEntriesAreClaimedInOrderAndItsCommit
     // a wakes up and tries to commit what it had: refused, nothing published.
     commit.ids = {(*got)[2].id, (*got)[3].id};
     commit.outputs = {{"t2", "{}"}};
-    ok = (*a)->CommitAll(std::span(&commit, 1));
+    ok = a->CommitAll(std::span(&commit, 1));
     ASSERT_TRUE(ok);
     EXPECT_FALSE(ok->at(0));
-    EXPECT_TRUE((*a)->Owned().empty());
+    EXPECT_TRUE(a->Owned().empty());
     auto len = c->Command({"XLEN", s + ":out"});
     EXPECT_EQ(len->integer, 1);
     // b continues with the new entries after the claimed ones.
@@ -194,13 +204,12 @@ TEST(RedisStreamTransport, DeadOwnersPendingEntriesAreClaimedInOrderAndItsCommit
 TEST(RedisStreamTransport, APreviousOwnersReadIsFenced) {
     ASSERT_TRUE(SharedRedis().ok());
     const std::string s = TestStream();
-    auto a = OpenRedisStreamTransport(Opts(s, "a", 1, 300));
+    auto a = OwnerOfOnePartition(s);
     ASSERT_TRUE(a);
-    ASSERT_TRUE((*a)->Heartbeat());
     auto c = Connect();
     const std::string part = PartitionStreamName(s, 0);
     ASSERT_TRUE(c->Command({"XADD", part, "*", "tx", "0"}));
-    auto got = (*a)->Read(10, std::chrono::milliseconds(100));
+    auto got = a->Read(10, std::chrono::milliseconds(100));
     ASSERT_TRUE(got);
     ASSERT_EQ(got->size(), 1u);  // read, not acknowledged: a pauses here
     std::this_thread::sleep_for(std::chrono::milliseconds(700));  // lease and membership expire
@@ -211,7 +220,7 @@ TEST(RedisStreamTransport, APreviousOwnersReadIsFenced) {
     ASSERT_EQ(chb->acquired, (std::vector<std::uint32_t>{0}));
     ASSERT_TRUE(c->Command({"XADD", part, "*", "tx", "1"}));
     // a wakes up and reads before its next heartbeat: nothing (before: entry 1, left pending).
-    auto late = (*a)->Read(10, std::chrono::milliseconds(50));
+    auto late = a->Read(10, std::chrono::milliseconds(50));
     ASSERT_TRUE(late);
     EXPECT_TRUE(late->empty());
     auto pend = c->Command({"XPENDING", part, "g", "-", "+", "10", "a"});
