@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -37,7 +38,10 @@ struct TempDir {
         fs::remove_all(path);
         fs::create_directories(path);
     }
-    ~TempDir() { fs::remove_all(path); }
+    // TXG_KEEP_TMP=1 keeps the directory (the workers' logs) for a post-mortem.
+    ~TempDir() {
+        if (!std::getenv("TXG_KEEP_TMP")) fs::remove_all(path);
+    }
 };
 
 int Run(const std::vector<std::string>& args, const fs::path& log) {
