@@ -191,12 +191,12 @@ struct Block {
     }
 
     // Starts loading what Process(e, ...) will touch first: every window's edge records (each in
-    // a different part of the ring, so a cache miss apiece in a large state) and the newest
-    // record, so that the misses overlap instead of coming one after another.
+    // a different part of the ring, so a cache miss apiece in a large state), so that the misses
+    // overlap instead of coming one after another. Callers run PrefetchWindows (which loads the
+    // newest record) first: its loads of e.win are what this one reads.
     void PrefetchEdges(const EntityState& e) const {
         const std::uint64_t end = e.base + e.ring.size();
         if (end == e.base) return;
-        Prefetch(&e.ring.back());
         for (const WindowState& w : e.win) {
             if (w.lo < end) Prefetch(&e.ring[w.lo - e.base]);
             if (w.hi < end) Prefetch(&e.ring[w.hi - e.base]);
