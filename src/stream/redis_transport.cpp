@@ -163,19 +163,9 @@ class RedisStreamTransport final : public StreamTransport {
         auto live_r = Eval(kHeartbeat, {members_}, {o_.consumer, lease_ms_});
         if (!live_r) return std::unexpected(live_r.error());
         const long long live = std::max(1LL, live_r->integer);
-        // Renew what we hold.
-        if (!owned_.empty()) {
-            std::vector<std::string> keys;
-            for (auto p : owned_) keys.push_back(leases_[p]);
-            auto r = Eval(kRenew, keys, {o_.consumer, lease_ms_});
-            if (!r) return std::unexpected(r.error());
-            std::vector<std::uint32_t> kept;
-            for (std::size_t i = 0; i < owned_.size(); ++i) {
-                const bool ok = i < r->elements.size() && r->elements[i].integer == 1;
-                (ok ? kept : ch.lost).push_back(owned_[i]);
-            }
-            owned_ = std::move(kept);
-        }
+        auto lost = Renew();
+        if (!lost) return std::unexpected(lost.error());
+        ch.lost = std::move(*lost);
         const std::size_t target = static_cast<std::size_t>(
             (n_ + static_cast<std::uint32_t>(live) - 1) / static_cast<std::uint32_t>(live));
         if (owned_.size() > target) {
@@ -203,6 +193,22 @@ class RedisStreamTransport final : public StreamTransport {
             }
         }
         return ch;
+    }
+
+    Result<std::vector<std::uint32_t>> Renew() override {
+        std::vector<std::uint32_t> lost;
+        if (owned_.empty()) return lost;
+        std::vector<std::string> keys;
+        for (auto p : owned_) keys.push_back(leases_[p]);
+        auto r = Eval(kRenew, keys, {o_.consumer, lease_ms_});
+        if (!r) return std::unexpected(r.error());
+        std::vector<std::uint32_t> kept;
+        for (std::size_t i = 0; i < owned_.size(); ++i) {
+            const bool ok = i < r->elements.size() && r->elements[i].integer == 1;
+            (ok ? kept : lost).push_back(owned_[i]);
+        }
+        owned_ = std::move(kept);
+        return lost;
     }
 
     Result<void> Release(std::uint32_t p) override {

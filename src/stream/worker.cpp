@@ -63,14 +63,38 @@ class Worker {
                std::to_string(t_.Partitions());
     }
 
-    Result<void> Heartbeat() {
-        auto ch = t_.Heartbeat();
-        if (!ch) return std::unexpected(ch.error());
-        for (auto p : ch->lost) {
+    void DropLost(const std::vector<std::uint32_t>& lost) {
+        for (auto p : lost) {
             parts_.erase(p);
             ++stats_.lost;
             Log("lost partition " + std::to_string(p) + " (lease expired)");
         }
+    }
+
+    bool Owns(std::uint32_t p) const {
+        const auto owned = t_.Owned();
+        return std::find(owned.begin(), owned.end(), p) != owned.end();
+    }
+
+    // Renews the leases when a heartbeat interval has passed since they were last renewed. The
+    // work a heartbeat starts — restoring every partition it acquired, one after another, and
+    // scoring their pending entries — can outlast a lease on a starved machine; without this the
+    // first partitions expired before the heartbeat ended, were taken again and restored again,
+    // and the worker thrashed (seen under ASan with four heavy processes on 2 cores).
+    Result<void> KeepLeases() {
+        if (Clock::now() - last_renew_ < o_.heartbeat) return Ok();
+        auto lost = t_.Renew();
+        if (!lost) return std::unexpected(lost.error());
+        last_renew_ = Clock::now();
+        DropLost(*lost);
+        return Ok();
+    }
+
+    Result<void> Heartbeat() {
+        auto ch = t_.Heartbeat();
+        if (!ch) return std::unexpected(ch.error());
+        last_renew_ = Clock::now();
+        DropLost(ch->lost);
         for (auto p : ch->release) {
             if (auto it = parts_.find(p); it != parts_.end()) {
                 TXG_RETURN_IF_ERROR(Snapshot(p, it->second));
@@ -81,9 +105,16 @@ class Worker {
             Log("handed over partition " + std::to_string(p));
         }
         for (auto p : ch->acquired) {
+            TXG_RETURN_IF_ERROR(KeepLeases());
+            if (!Owns(p)) continue;  // expired before its turn (reported as lost)
             const auto t0 = Clock::now();
             const std::uint64_t before = stats_.replayed;
-            TXG_RETURN_IF_ERROR(Restore(p));
+            auto restored = Restore(p);
+            if (!restored) return std::unexpected(restored.error());
+            if (!*restored) {
+                Log("gave up restoring partition " + std::to_string(p) + ": its lease expired");
+                continue;
+            }
             auto pending = t_.ClaimPending(p, false);
             if (!pending) return std::unexpected(pending.error());
             ++stats_.acquired;
@@ -100,8 +131,9 @@ class Worker {
         for (const auto& [p, st] : parts_)
             if (std::find(ch->acquired.begin(), ch->acquired.end(), p) == ch->acquired.end())
                 owned.push_back(p);
+        TXG_RETURN_IF_ERROR(KeepLeases());
         for (const auto p : owned) {
-            if (!parts_.count(p)) continue;  // given up by a Process below
+            if (!parts_.count(p)) continue;  // given up by a Process below, or expired
             auto stranded = t_.ClaimPending(p, true);
             if (!stranded) return std::unexpected(stranded.error());
             if (stranded->empty()) continue;
@@ -113,7 +145,8 @@ class Worker {
         return Ok();
     }
 
-    Result<void> Restore(std::uint32_t p) {
+    // False when the partition's lease expired during the restore (it is then not restored).
+    Result<bool> Restore(std::uint32_t p) {
         PartitionState st;
         st.engine = std::make_unique<FeatureEngine>(m_->bundle.features);
         std::uint64_t from = 0;
@@ -136,24 +169,36 @@ class Worker {
             p, [&](std::string_view id, std::uint64_t) { st.ids.emplace(id); }));
         std::vector<double> row(m_->num_features);
         std::uint64_t last_seq = from;
-        TXG_RETURN_IF_ERROR(
-            store_->ForEachEvent(p, from, [&](const StoredEvent& ev) -> Result<void> {
-                last_seq = std::max(last_seq, ev.seq());
-                if (!ev.transaction) return Ok();  // workers store no labels
-                // A batch committed between the id scan and this one is replayed but was not in
-                // the ids: without this its entries, claimed as pending next, were processed a
-                // second time — every event of the batch twice in its customers' state, and their
-                // later scores diverged (StreamIntegration.ThreeWorkersOnPostgres..., ASan, ~1 run
-                // in 3 under the full suite: 3,719 and 4,056 mismatched scores).
-                st.ids.emplace(ev.transaction->transaction_id);
-                auto in = ReplayStoredTransaction(*st.engine, *m_, *ev.transaction, row);
-                if (!in) return std::unexpected(in.error());
-                ++stats_.replayed;
-                return Ok();
-            }));
+        bool lost = false;
+        std::uint64_t visited = 0;
+        auto scanned = store_->ForEachEvent(p, from, [&](const StoredEvent& ev) -> Result<void> {
+            // A long replay keeps the leases (this one's and the others') alive.
+            if (++visited % 256 == 0) {
+                TXG_RETURN_IF_ERROR(KeepLeases());
+                if (!Owns(p)) {
+                    lost = true;
+                    return MakeError(ErrorCode::kInternal, "partition lost");
+                }
+            }
+            last_seq = std::max(last_seq, ev.seq());
+            if (!ev.transaction) return Ok();  // workers store no labels
+            // A batch committed between the id scan and this one is replayed but was not in
+            // the ids: without this its entries, claimed as pending next, were processed a
+            // second time — every event of the batch twice in its customers' state, and their
+            // later scores diverged (StreamIntegration.ThreeWorkersOnPostgres..., ASan, ~1 run
+            // in 3 under the full suite; StreamWorker.ABatchCommittedDuringARestoreIsNotScored-
+            // Again makes it happen every time).
+            st.ids.emplace(ev.transaction->transaction_id);
+            auto in = ReplayStoredTransaction(*st.engine, *m_, *ev.transaction, row);
+            if (!in) return std::unexpected(in.error());
+            ++stats_.replayed;
+            return Ok();
+        });
+        if (lost) return false;
+        if (!scanned) return std::unexpected(scanned.error());
         st.last_seq = last_seq;
         parts_[p] = std::move(st);
-        return Ok();
+        return true;
     }
 
     Result<void> Snapshot(std::uint32_t p, PartitionState& st) {
@@ -300,7 +345,8 @@ class Worker {
     std::unique_ptr<Store> store_;
     std::map<std::uint32_t, PartitionState> parts_;
     StreamWorkerStats stats_;
-    int failed_appends_ = 0;  // consecutive
+    int failed_appends_ = 0;        // consecutive
+    Clock::time_point last_renew_;  // of the leases (by a heartbeat or KeepLeases)
 };
 
 }  // namespace
@@ -325,6 +371,14 @@ std::string PartitionBlocker(const FeatureSpec& spec) {
 Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
                                           StreamTransport& transport,
                                           const std::atomic<bool>& stop) {
+    auto store = OpenStore(options.db_url);
+    if (!store) return std::unexpected(store.error());
+    return RunStreamWorker(options, transport, std::move(*store), stop);
+}
+
+Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
+                                          StreamTransport& transport, std::unique_ptr<Store> store,
+                                          const std::atomic<bool>& stop) {
     TuneAllocatorForServing();
     auto m = LoadScoringModel(options.model_path, options.scoring);
     if (!m) return std::unexpected(m.error());
@@ -336,9 +390,7 @@ Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
                 "train it with features keyed on the customer only (e.g. --features basic), "
                 "or use a stream with --partitions 1 (one active worker, the others standing by)");
     }
-    auto store = OpenStore(options.db_url);
-    if (!store) return std::unexpected(store.error());
-    Worker w(options, transport, *m, std::move(*store));
+    Worker w(options, transport, *m, std::move(store));
     return w.Run(stop);
 }
 

@@ -51,6 +51,10 @@ class StreamTransport {
         std::vector<std::uint32_t> acquired, release, lost;
     };
     virtual Result<Changes> Heartbeat() = 0;
+    // Renews the leases of the owned partitions only (Heartbeat does this first) and returns the
+    // ones taken away meanwhile, which are no longer owned. For long work between heartbeats:
+    // restoring the partitions a heartbeat acquired can outlast a lease.
+    virtual Result<std::vector<std::uint32_t>> Renew() = 0;
     virtual Result<void> Release(std::uint32_t partition) = 0;
     // Leaves the group: releases every partition and the membership (clean shutdown).
     virtual Result<void> Leave() = 0;

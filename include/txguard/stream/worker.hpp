@@ -25,11 +25,13 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "txguard/core/result.hpp"
 #include "txguard/features/feature_spec.hpp"
 #include "txguard/serve/scoring.hpp"
+#include "txguard/store/store.hpp"
 #include "txguard/stream/transport.hpp"
 
 namespace txguard {
@@ -67,6 +69,10 @@ std::string PartitionBlocker(const FeatureSpec& spec);
 // expire and other workers take them over.
 Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
                                           StreamTransport& transport,
+                                          const std::atomic<bool>& stop);
+// The same on a store the caller opened (options.db_url is then not used).
+Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
+                                          StreamTransport& transport, std::unique_ptr<Store> store,
                                           const std::atomic<bool>& stop);
 
 }  // namespace txguard

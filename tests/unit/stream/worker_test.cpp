@@ -5,6 +5,7 @@
 #include "txguard/stream/worker.hpp"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -95,11 +96,15 @@ struct RunningWorker {
     std::unique_ptr<StreamTransport> transport;
     Result<StreamWorkerStats> result = MakeError(ErrorCode::kInternal, "not run");
     std::thread thread;
-    RunningWorker(const StreamWorkerOptions& o, const RedisStreamOptions& r) {
+    RunningWorker(const StreamWorkerOptions& o, const RedisStreamOptions& r,
+                  std::unique_ptr<Store> store = nullptr) {
         auto t = OpenRedisStreamTransport(r);
         EXPECT_TRUE(t) << t.error().ToString();
         transport = std::move(*t);
-        thread = std::thread([this, o] { result = RunStreamWorker(o, *transport, stop); });
+        thread = std::thread([this, o, s = std::move(store)]() mutable {
+            result = s ? RunStreamWorker(o, *transport, std::move(s), stop)
+                       : RunStreamWorker(o, *transport, stop);
+        });
     }
     StreamWorkerStats Stop() {
         stop = true;
@@ -153,6 +158,59 @@ std::size_t StoredAlerts(const std::string& db) {
     auto a = (*s)->Alerts(q);
     EXPECT_TRUE(a);
     return a ? a->size() : 0;
+}
+
+// A real store with two injected events, to put a worker's restore in the situations that
+// otherwise need an unlucky schedule: `after_id_scan` runs once, right after the first scan of a
+// partition's transaction ids (e.g. another owner's batch committing between a restore's two
+// scans); `event_delay` slows every replayed event down (a starved machine).
+class InjectingStore final : public Store {
+  public:
+    explicit InjectingStore(std::unique_ptr<Store> inner) : in_(std::move(inner)) {}
+    std::function<void(Store&)> after_id_scan;
+    std::chrono::microseconds event_delay{0};
+
+    std::string Url() const override { return in_->Url(); }
+    Result<std::size_t> Append(std::span<const StoredTransaction> t,
+                               std::span<const StoredLabel> l) override {
+        return in_->Append(t, l);
+    }
+    Result<std::optional<StoredTransaction>> GetTransaction(std::string_view id) override {
+        return in_->GetTransaction(id);
+    }
+    Result<std::optional<StoredLabel>> GetLabel(std::string_view id) override {
+        return in_->GetLabel(id);
+    }
+    Result<std::vector<StoredTransaction>> Alerts(const AlertQuery& q) override {
+        return in_->Alerts(q);
+    }
+    Result<void> ForEachEvent(std::uint32_t p, std::uint64_t after,
+                              const EventVisitor& visit) override {
+        return in_->ForEachEvent(p, after, [&](const StoredEvent& e) {
+            if (event_delay.count() > 0) std::this_thread::sleep_for(event_delay);
+            return visit(e);
+        });
+    }
+    Result<void> ForEachTransactionId(std::uint32_t p, const IdVisitor& visit) override {
+        auto r = in_->ForEachTransactionId(p, visit);
+        if (after_id_scan) std::exchange(after_id_scan, nullptr)(*in_);
+        return r;
+    }
+    Result<std::uint64_t> MaxSeq(std::uint32_t p) override { return in_->MaxSeq(p); }
+    Result<std::uint64_t> CountTransactions() override { return in_->CountTransactions(); }
+    Result<void> PutSnapshot(const StoredSnapshot& s) override { return in_->PutSnapshot(s); }
+    Result<std::optional<StoredSnapshot>> LatestSnapshot(std::string_view key) override {
+        return in_->LatestSnapshot(key);
+    }
+
+  private:
+    std::unique_ptr<Store> in_;
+};
+
+std::unique_ptr<InjectingStore> OpenInjecting(const std::string& db) {
+    auto s = OpenStore(db);
+    EXPECT_TRUE(s) << s.error().ToString();
+    return std::make_unique<InjectingStore>(std::move(*s));
 }
 
 TEST(StreamWorker, OneWorkerScoresEveryTransactionAsTheBatchPathDoes) {
@@ -214,6 +272,121 @@ TEST(StreamWorker, TwoWorkersShareThePartitionsAndHandOverState) {
     EXPECT_GT(sa.released, 0u);
     ExpectBatchScores(model, db);
     EXPECT_EQ(StreamLength(s + ":alerts"), StoredAlerts(db));
+}
+
+// An owner that lost its partition while its batch ran commits that batch while the new owner
+// restores the partition, between the restore's scan of the stored ids and its replay of the
+// stored events; the batch's entries, never acknowledged, then come to the new owner as pending.
+// They are stored already and must not be scored again: scoring them twice counted each event
+// twice in its customer's state (the store skips the duplicate rows) and later scores diverged.
+TEST(StreamWorker, ABatchCommittedDuringARestoreIsNotScoredAgain) {
+    ASSERT_TRUE(SharedRedis().ok());
+    TempDir dir;
+    const std::string model = Train(dir.path, "basic");
+    const std::size_t k = 200;
+    // What the previous owner stored for the first k entries: a worker's records for them.
+    const std::string ref_db = "sqlite://" + (dir.path / "ref.db").string();
+    {
+        ReplayOptions ro;
+        ro.redis_url = SharedRedis().Url();
+        ro.stream = TestStream(":ref");
+        ro.partitions = 1;
+        ro.limit = k;
+        ASSERT_TRUE(ReplayTable(Table(), ro));
+        RunningWorker w(WorkerOpts(model, ref_db), Redis(ro.stream, "ref", 0));
+        WaitStored(ref_db, k);
+        w.Stop();
+    }
+    std::vector<StoredTransaction> batch;
+    {
+        auto ref = OpenStore(ref_db);
+        ASSERT_TRUE(ref);
+        ASSERT_TRUE((*ref)->ForEachEvent(0, [&](const StoredEvent& e) -> Result<void> {
+            if (e.transaction) batch.push_back(*e.transaction);
+            return Ok();
+        }));
+    }
+    ASSERT_EQ(batch.size(), k);
+    const std::string s = TestStream();
+    ReplayOptions ro;
+    ro.redis_url = SharedRedis().Url();
+    ro.stream = s;
+    ro.partitions = 1;
+    ASSERT_TRUE(ReplayTable(Table(), ro));
+    {
+        // The previous owner: reads the first k entries, then loses the partition.
+        auto old = OpenRedisStreamTransport(Redis(s, "old", 0));
+        ASSERT_TRUE(old);
+        auto ch = (*old)->Heartbeat();
+        ASSERT_TRUE(ch);
+        ASSERT_EQ(ch->acquired.size(), 1u);
+        auto got = (*old)->Read(k, std::chrono::milliseconds(100));
+        ASSERT_TRUE(got);
+        ASSERT_EQ(got->size(), k);
+        ASSERT_TRUE((*old)->Release(0));
+    }
+    auto store = OpenInjecting(dir.Db());
+    bool injected = false;
+    store->after_id_scan = [&](Store& inner) {
+        auto n = inner.Append(batch, {});
+        EXPECT_TRUE(n) << n.error().ToString();
+        injected = n && *n == k;
+    };
+    RunningWorker w(WorkerOpts(model, dir.Db()), Redis(s, "new", 0), std::move(store));
+    WaitStored(dir.Db(), Table().rows);
+    auto stats = w.Stop();
+    EXPECT_TRUE(injected);
+    EXPECT_EQ(stats.duplicates, k);
+    EXPECT_EQ(stats.scored, Table().rows - k);
+    ExpectBatchScores(model, dir.Db());
+}
+
+// A heartbeat that acquires partitions restores them one after another; on a starved machine
+// each restore can outlast a lease. The worker keeps its leases alive while it restores: no
+// partition is lost, none restored twice (before: the first ones expired, were taken again and
+// restored again, and the worker thrashed).
+TEST(StreamWorker, RestoresLongerThanALeaseKeepTheirPartitions) {
+    ASSERT_TRUE(SharedRedis().ok());
+    TempDir dir;
+    const std::string model = Train(dir.path, "basic");
+    const std::string s = TestStream();
+    ReplayOptions ro;
+    ro.redis_url = SharedRedis().Url();
+    ro.stream = s;
+    ro.partitions = 2;
+    ro.limit = Table().rows / 2;
+    ASSERT_TRUE(ReplayTable(Table(), ro));
+    {
+        RunningWorker a(WorkerOpts(model, dir.Db()), Redis(s, "a", 0));
+        WaitStored(dir.Db(), ro.limit);
+        a.Stop();
+    }
+    // Without snapshots, taking a partition over replays all of its stored events.
+    {
+        sqlite3* db = nullptr;
+        ASSERT_EQ(sqlite3_open((dir.path / "store.db").c_str(), &db), SQLITE_OK);
+        EXPECT_EQ(sqlite3_exec(db, "DELETE FROM snapshot_chunks; DELETE FROM snapshots", nullptr,
+                               nullptr, nullptr),
+                  SQLITE_OK);
+        sqlite3_close(db);
+    }
+    const auto redis = Redis(s, "b", 0);
+    auto store = OpenInjecting(dir.Db());
+    // Each partition's replay (about a quarter of the table) takes ~1.2 leases.
+    store->event_delay = std::chrono::duration_cast<std::chrono::microseconds>(redis.lease) * 12 /
+                         10 / static_cast<long>(Table().rows / 4);
+    auto opts = WorkerOpts(model, dir.Db());
+    opts.snapshot_every = 0;
+    RunningWorker b(opts, redis, std::move(store));
+    ro.limit = 0;  // everything again: the first half are duplicates
+    ASSERT_TRUE(ReplayTable(Table(), ro));
+    WaitStored(dir.Db(), Table().rows);
+    auto stats = b.Stop();
+    EXPECT_EQ(stats.lost, 0u);
+    EXPECT_EQ(stats.acquired, 2u);
+    EXPECT_EQ(stats.replayed, Table().rows / 2);
+    EXPECT_EQ(stats.duplicates, Table().rows / 2);
+    ExpectBatchScores(model, dir.Db());
 }
 
 TEST(StreamWorker, UnreadableEntriesGoToTheDeadLetterStream) {
