@@ -17,6 +17,7 @@
 
 #include "json_text.hpp"
 #include "openapi.hpp"
+#include "txguard/core/bytes.hpp"
 #include "txguard/core/parallel.hpp"
 #include "txguard/core/time.hpp"
 #include "txguard/features/feature_engine.hpp"
@@ -226,6 +227,11 @@ struct ScoringService::Impl {
     Counter* overloaded = nullptr;
     Counter* store_errors = nullptr;
     Counter* reloads = nullptr;
+    // The latest engine snapshot: how long it held the engine lock (scoring waits meanwhile),
+    // how long it took end to end, and its size.
+    Gauge* snapshot_lock_seconds = nullptr;
+    Gauge* snapshot_seconds = nullptr;
+    Gauge* snapshot_bytes = nullptr;
     std::mutex counters_mu;
     std::unordered_map<std::string, Counter*> request_counters;  // "path code"
     // The 200 counter of each route (by the route's index in Handle), found without the lock.
@@ -794,13 +800,27 @@ void ScoringService::Impl::WakeSnapshotThread() {
 Result<void> ScoringService::Impl::WriteSnapshot() {
     StoredSnapshot snap;
     std::uint64_t horizon = 0;
+    const auto t0 = Clock::now();
+    std::size_t size = 0;
     {
         std::lock_guard lock(mu);
+        size = engine->SnapshotSize();
+    }
+    // The buffer's pages are faulted in here, outside the lock, with room for what is scored
+    // meanwhile: a first snapshot of 168 MB held the lock for 0.77 s, mostly in page faults, and
+    // every request waited (scripts/bench/serve_long.sh, docs/benchmarks.md).
+    ReserveFaultedIn(snapshot_buffer, size + size / 4);
+    Clock::time_point locked;
+    {
+        std::lock_guard lock(mu);
+        locked = Clock::now();
         snap.seq = last_seq;
         snap.model_key = model->spec_key;
         snap.bytes = engine->Snapshot(std::move(snapshot_buffer));
         horizon = order.Issued();
     }
+    snapshot_lock_seconds->Set(std::chrono::duration<double>(Clock::now() - locked).count());
+    snapshot_bytes->Set(static_cast<double>(snap.bytes.size()));
     snap.created_ms = WallClockMs();
     // Every event up to snap.seq has a ticket below the horizon: once those are submitted (in
     // seq order) and the writer, which commits in submission order, has flushed, they are all
@@ -811,6 +831,7 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
         return MakeError(ErrorCode::kIo, "not writing a snapshot after a storage failure");
     auto put = snap_store->PutSnapshot(snap);
     snapshot_buffer = std::move(snap.bytes);
+    snapshot_seconds->Set(std::chrono::duration<double>(Clock::now() - t0).count());
     return put;
 }
 
@@ -915,6 +936,14 @@ void ScoringService::Impl::SetupMetrics() {
                                      "Requests refused with 503 because the store queue is full");
     store_errors = &metrics.AddCounter("txguard_store_errors_total", "Failed store commits");
     reloads = &metrics.AddCounter("txguard_model_reloads_total", "Successful model reloads");
+    snapshot_lock_seconds =
+        &metrics.AddGauge("txguard_snapshot_lock_seconds",
+                          "How long the latest feature-state snapshot held the scoring lock");
+    snapshot_seconds = &metrics.AddGauge(
+        "txguard_snapshot_seconds",
+        "Duration of the latest feature-state snapshot, its store write included");
+    snapshot_bytes =
+        &metrics.AddGauge("txguard_snapshot_bytes", "Size of the latest feature-state snapshot");
     metrics.AddCallbackGauge("txguard_store_queue_depth",
                              "Records waiting for the store's group commit (storage lag)",
                              [this] { return static_cast<double>(writer->QueueDepth()); });

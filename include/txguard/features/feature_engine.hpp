@@ -75,6 +75,9 @@ class FeatureEngine {
     // `reuse`: a buffer whose memory the snapshot may take over (the previous snapshot's bytes):
     // a server snapshotting tens of MB under its lock then skips faulting in fresh pages.
     std::string Snapshot(std::string reuse = {}) const;
+    // Snapshot().size(), without writing it: a caller can have a buffer this big, its pages
+    // touched, before it takes the lock the snapshot runs under.
+    std::size_t SnapshotSize() const;
     Result<void> Restore(std::string_view bytes);
 
     // Internal: the batch driver runs entity blocks directly.

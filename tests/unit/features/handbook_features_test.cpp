@@ -163,6 +163,7 @@ Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days
     for (std::size_t r = 0; r < t.rows; ++r) {
         if (restore && r == t.rows / 2) {
             const std::string snap = engine->Snapshot();
+            EXPECT_EQ(engine->SnapshotSize(), snap.size());
             auto fresh = std::make_unique<FeatureEngine>(spec);
             EXPECT_TRUE(fresh->Restore(snap));
             EXPECT_TRUE(fresh->Snapshot() == snap);

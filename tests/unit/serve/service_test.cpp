@@ -291,6 +291,17 @@ TEST(Service, ConcurrentRequestsAreSubmittedInSeqOrderAndReplayExactly) {
         });
     }
     for (auto& th : threads) th.join();
+    // The snapshots along the way are reported: size, and how long each held the scoring lock.
+    auto gauge = [&](const std::string& name) {
+        const std::string m = Call(*s, "GET", "/metrics").body;
+        const auto at = m.find("\n" + name + " ");
+        return at == std::string::npos ? -1.0 : std::stod(m.substr(at + name.size() + 2));
+    };
+    for (int i = 0; i < 500 && gauge("txguard_snapshot_seconds") <= 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GT(gauge("txguard_snapshot_seconds"), 0.0);
+    EXPECT_GT(gauge("txguard_snapshot_lock_seconds"), 0.0);
+    EXPECT_GT(gauge("txguard_snapshot_bytes"), 1000.0);
     s->Close();
     EXPECT_TRUE(bad_status.empty()) << bad_status.size() << " answers were not 200";
     ASSERT_EQ(answers.size(), kThreads * kSlice);
