@@ -152,6 +152,22 @@ Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringMode
     return in;
 }
 
+Result<std::uint64_t> RestoreLatestSnapshot(FeatureEngine& engine, Store& store,
+                                            std::string_view key, std::string* skipped) {
+    if (skipped != nullptr) skipped->clear();
+    auto snap = store.LatestSnapshot(key);
+    if (!snap) return std::unexpected(snap.error());
+    if (!*snap) return std::uint64_t{0};
+    if (auto r = engine.Restore((*snap)->bytes); !r) {
+        // Restore leaves the engine as it was (empty) when it refuses.
+        if (skipped != nullptr)
+            *skipped = "snapshot at seq " + std::to_string((*snap)->seq) + " skipped (" +
+                       r.error().message + "); replaying every stored event";
+        return std::uint64_t{0};
+    }
+    return (*snap)->seq;
+}
+
 std::string ScoreBody(std::string_view id, double score, std::string_view decision,
                       std::string_view reasons_json, std::string_view model_version) {
     std::string s;

@@ -44,6 +44,8 @@ Result<void> RunServer(const ServeOptions& options,
                     [respond = std::move(respond)](ApiResponse r) { respond(std::move(r)); });
     });
     TXG_RETURN_IF_ERROR(server.Start());
+    if (!svc->SnapshotSkipped().empty())
+        std::fprintf(stderr, "txguard serve: warning: %s\n", svc->SnapshotSkipped().c_str());
     std::fprintf(stderr,
                  "txguard serve: model %s, store %s (%llu events replayed), listening on "
                  "http://%s:%u\n",

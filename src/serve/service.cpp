@@ -215,6 +215,7 @@ struct ScoringService::Impl {
     std::unique_ptr<Store> snap_store;
     std::string snapshot_buffer;  // the last snapshot's memory, reused (snapshot thread / Close)
     std::uint64_t restored_events = 0;
+    std::string snapshot_skipped;  // why the stored snapshot was not used at start ("" if it was)
 
     // Metrics.
     MetricsRegistry metrics;
@@ -861,15 +862,9 @@ void ScoringService::Impl::SnapshotLoop() {
 Result<void> ScoringService::Impl::Restore() {
     const ScoringModel& m = *model;
     engine = std::make_unique<FeatureEngine>(m.bundle.features);
-    std::uint64_t from = 0;
-    {
-        auto snap = reader->LatestSnapshot(m.spec_key);
-        if (!snap) return std::unexpected(snap.error());
-        if (*snap) {
-            TXG_RETURN_IF_ERROR(engine->Restore((*snap)->bytes));
-            from = (*snap)->seq;
-        }
-    }
+    auto restored = RestoreLatestSnapshot(*engine, *reader, m.spec_key, &snapshot_skipped);
+    if (!restored) return std::unexpected(restored.error());
+    const std::uint64_t from = *restored;
     // Idempotency index: every stored id (keys and times only for replayed events).
     std::size_t n_ids = 0;
     TXG_RETURN_IF_ERROR(reader->ForEachTransactionId([&](std::string_view id, std::uint64_t seq) {
@@ -1207,6 +1202,7 @@ std::string ScoringService::ModelVersion() const {
     return impl_->model->version;
 }
 std::uint64_t ScoringService::RestoredEvents() const { return impl_->restored_events; }
+const std::string& ScoringService::SnapshotSkipped() const { return impl_->snapshot_skipped; }
 
 void ScoringService::Handle(std::string_view method, std::string_view target,
                             std::string_view authorization, std::string body, const Reply& reply) {

@@ -149,13 +149,11 @@ class Worker {
     Result<bool> Restore(std::uint32_t p) {
         PartitionState st;
         st.engine = std::make_unique<FeatureEngine>(m_->bundle.features);
-        std::uint64_t from = 0;
-        auto snap = store_->LatestSnapshot(SnapshotKey(p));
-        if (!snap) return std::unexpected(snap.error());
-        if (*snap) {
-            TXG_RETURN_IF_ERROR(st.engine->Restore((*snap)->bytes));
-            from = (*snap)->seq;
-        }
+        std::string skipped;
+        auto restored = RestoreLatestSnapshot(*st.engine, *store_, SnapshotKey(p), &skipped);
+        if (!restored) return std::unexpected(restored.error());
+        const std::uint64_t from = *restored;
+        if (!skipped.empty()) Log("partition " + std::to_string(p) + ": " + skipped);
         // A previous owner that lost the partition while its batch ran may commit that batch at
         // any moment during this restore. The ids are read before the events, so an id seen here
         // has its event replayed below (and every replayed event's id is added to them); and the

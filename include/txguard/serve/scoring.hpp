@@ -85,6 +85,14 @@ StoredTransaction MakeRecord(const ScoringModel& m, const TxRequest& req, const 
 Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringModel& m,
                                         const StoredTransaction& stored, std::span<double> row);
 
+// Restores `engine` from the newest snapshot stored under `key` and returns the sequence number
+// to replay the store's events after (0 when there is none). A snapshot this build cannot use —
+// another snapshot format, another feature spec, corrupt bytes — is skipped, not an error: a
+// snapshot only saves replay time, so the engine stays empty and every stored event is replayed
+// (same state, slower start); *skipped then says why (empty otherwise). Store failures are errors.
+Result<std::uint64_t> RestoreLatestSnapshot(FeatureEngine& engine, Store& store,
+                                            std::string_view key, std::string* skipped);
+
 // The stored part of a score answer: {"transaction_id","score","decision","reasons",
 // "model_version" — without the closing brace (the HTTP answer appends latency_us).
 std::string ScoreBody(std::string_view id, double score, std::string_view decision,

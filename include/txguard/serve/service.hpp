@@ -74,6 +74,8 @@ class ScoringService {
     std::vector<std::string> Warnings() const;
     std::string ModelVersion() const;
     std::uint64_t RestoredEvents() const;  // events replayed at Open
+    // Why the stored snapshot could not be used at Open (every event was replayed instead), or "".
+    const std::string& SnapshotSkipped() const;
 
     struct Impl;
 
