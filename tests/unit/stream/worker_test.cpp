@@ -78,6 +78,16 @@ RedisStreamOptions Redis(const std::string& stream, const std::string& consumer,
     return o;
 }
 
+// Replay of the test table (its first `limit` rows; 0: all) into `stream`'s partitions.
+ReplayOptions ReplayTo(const std::string& stream, std::uint32_t partitions, std::size_t limit = 0) {
+    ReplayOptions ro;
+    ro.redis_url = SharedRedis().Url();
+    ro.stream = stream;
+    ro.partitions = partitions;
+    ro.limit = limit;
+    return ro;
+}
+
 StreamWorkerOptions WorkerOpts(const std::string& model, const std::string& db) {
     StreamWorkerOptions o;
     o.model_path = model;
@@ -218,10 +228,7 @@ TEST(StreamWorker, OneWorkerScoresEveryTransactionAsTheBatchPathDoes) {
     TempDir dir;
     const std::string model = Train(dir.path, "basic");
     const std::string s = TestStream();
-    ReplayOptions ro;
-    ro.redis_url = SharedRedis().Url();
-    ro.stream = s;
-    ro.partitions = 4;
+    const ReplayOptions ro = ReplayTo(s, 4);
     auto sent = ReplayTable(Table(), ro);
     ASSERT_TRUE(sent) << sent.error().ToString();
     ASSERT_EQ(sent->sent, Table().rows);
@@ -242,11 +249,7 @@ TEST(StreamWorker, TwoWorkersShareThePartitionsAndHandOverState) {
     const std::string model = Train(dir.path, "basic");
     const std::string s = TestStream();
     const std::string db = dir.Db() + "?busy_timeout_ms=10000";
-    ReplayOptions ro;
-    ro.redis_url = SharedRedis().Url();
-    ro.stream = s;
-    ro.partitions = 6;
-    ro.limit = Table().rows / 2;
+    ReplayOptions ro = ReplayTo(s, 6, Table().rows / 2);
     ASSERT_TRUE(ReplayTable(Table(), ro));
     // The first worker takes everything, then a second one joins: partitions move (snapshot,
     // hand-over, restore) while the rest of the data arrives.
@@ -287,11 +290,7 @@ TEST(StreamWorker, ABatchCommittedDuringARestoreIsNotScoredAgain) {
     // What the previous owner stored for the first k entries: a worker's records for them.
     const std::string ref_db = "sqlite://" + (dir.path / "ref.db").string();
     {
-        ReplayOptions ro;
-        ro.redis_url = SharedRedis().Url();
-        ro.stream = TestStream(":ref");
-        ro.partitions = 1;
-        ro.limit = k;
+        const ReplayOptions ro = ReplayTo(TestStream(":ref"), 1, k);
         ASSERT_TRUE(ReplayTable(Table(), ro));
         RunningWorker w(WorkerOpts(model, ref_db), Redis(ro.stream, "ref", 0));
         WaitStored(ref_db, k);
@@ -308,11 +307,7 @@ TEST(StreamWorker, ABatchCommittedDuringARestoreIsNotScoredAgain) {
     }
     ASSERT_EQ(batch.size(), k);
     const std::string s = TestStream();
-    ReplayOptions ro;
-    ro.redis_url = SharedRedis().Url();
-    ro.stream = s;
-    ro.partitions = 1;
-    ASSERT_TRUE(ReplayTable(Table(), ro));
+    ASSERT_TRUE(ReplayTable(Table(), ReplayTo(s, 1)));
     {
         // The previous owner: reads the first k entries, then loses the partition.
         auto old = OpenRedisStreamTransport(Redis(s, "old", 0));
@@ -350,11 +345,7 @@ TEST(StreamWorker, RestoresLongerThanALeaseKeepTheirPartitions) {
     TempDir dir;
     const std::string model = Train(dir.path, "basic");
     const std::string s = TestStream();
-    ReplayOptions ro;
-    ro.redis_url = SharedRedis().Url();
-    ro.stream = s;
-    ro.partitions = 2;
-    ro.limit = Table().rows / 2;
+    ReplayOptions ro = ReplayTo(s, 2, Table().rows / 2);
     ASSERT_TRUE(ReplayTable(Table(), ro));
     {
         RunningWorker a(WorkerOpts(model, dir.Db()), Redis(s, "a", 0));
