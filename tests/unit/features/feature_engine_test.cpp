@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "txguard/core/rng.hpp"
 #include "txguard/core/time.hpp"
@@ -192,18 +195,20 @@ TEST(FeatureEngine, UnorderedTablesAreReplayedInTimeOrder) {
 // 2^24 are exact, so anything else is refused as corrupt instead of silently rounded.
 TEST(FeatureEngine, SnapshotEventCountsMustBeExactWholeNumbers) {
     TransactionTable t = MakeTable({{0, "a", 7.25}});
-    const FeatureSpec spec = Basic(t);
+    FeatureSpec spec = Basic(t);
+    spec.entities.at(0).bucket_s = 3600;  // two events in one record: written in full
     FeatureEngine engine(spec);
     std::vector<double> out(engine.NumFeatures());
     ASSERT_TRUE(engine.Process(Tx(kT0, engine.CustomerId("a"), 7.25, 5), out));
+    ASSERT_TRUE(engine.Process(Tx(kT0 + 60'000, engine.CustomerId("a"), 2.5, 6), out));
     const std::string snap = engine.Snapshot();
-    // The event: ts, first seq, last seq, then its count n (a double in the snapshot).
+    // The record: ts, first seq, last seq, then its count n (a double in the snapshot).
     std::string head(24, '\0');
     const std::int64_t ts = kT0;
-    const std::uint64_t seq = 5;
+    const std::uint64_t first = 5, last = 6;
     std::memcpy(head.data(), &ts, 8);
-    std::memcpy(head.data() + 8, &seq, 8);
-    std::memcpy(head.data() + 16, &seq, 8);
+    std::memcpy(head.data() + 8, &first, 8);
+    std::memcpy(head.data() + 16, &last, 8);
     const auto at = snap.find(head);
     ASSERT_NE(at, std::string::npos);
     ASSERT_EQ(snap.find(head, at + 1), std::string::npos);
@@ -213,13 +218,97 @@ TEST(FeatureEngine, SnapshotEventCountsMustBeExactWholeNumbers) {
         FeatureEngine other(spec);
         return other.Restore(s);
     };
-    EXPECT_TRUE(with_count(1.0));
+    EXPECT_TRUE(with_count(2.0));
     EXPECT_TRUE(with_count(3.0));
     for (double bad : {0.5, -1.0, 16777217.0, 1e30, std::nan("")}) {
         auto r = with_count(bad);
         ASSERT_FALSE(r) << bad;
         EXPECT_NE(r.error().message.find("count"), std::string::npos) << r.error().message;
     }
+}
+
+// The events of the snapshot-format tests: three customers, one event every 20 minutes, every
+// seventh labelled a day later, and a second, hour-bucketed view of the customer (records that
+// hold several events).
+FeatureSpec FormatSpec() {
+    FeatureSpec spec = Basic(MakeTable({{0, "a", 1.0}}));
+    EntitySpec hourly = spec.entities.at(0);
+    hourly.name = "hourly";
+    hourly.bucket_s = 3600;
+    spec.entities.push_back(hourly);
+    return spec;
+}
+
+void FeedFormatEvents(FeatureEngine& e, std::size_t begin, std::size_t end,
+                      std::vector<std::vector<double>>* rows = nullptr) {
+    const char* names[] = {"a", "b", "c"};
+    std::vector<double> out(e.NumFeatures());
+    for (std::size_t i = begin; i < end; ++i) {
+        const TxInput tx =
+            Tx(kT0 + static_cast<std::int64_t>(i) * 20 * 60'000, e.CustomerId(names[i % 3]),
+               1.25 + static_cast<double>((i * 37) % 500), i);
+        ASSERT_TRUE(e.Process(tx, out));
+        if (rows) rows->push_back(out);
+        if (i % 7 == 0) {
+            ASSERT_TRUE(e.AddLabel(tx, static_cast<std::int8_t>(i % 2), tx.ts_ms + kD));
+        }
+    }
+}
+
+// Snapshots written by earlier builds still restore (a server upgraded in place keeps its fast
+// restart). tests/unit/features/data/snapshot_format1.bin was written by the build before the
+// compact event records (a8f5257) from FeedFormatEvents(0, 200): set
+// TXGUARD_WRITE_SNAPSHOT_FIXTURE=path to write the current format's equivalent.
+TEST(FeatureEngine, ReadsSnapshotsOfTheEarlierFormat) {
+    const FeatureSpec spec = FormatSpec();
+    FeatureEngine live(spec);
+    FeedFormatEvents(live, 0, 200);
+    if (const char* path = std::getenv("TXGUARD_WRITE_SNAPSHOT_FIXTURE")) {
+        std::ofstream(path, std::ios::binary) << live.Snapshot();
+        GTEST_SKIP() << "wrote " << path;
+    }
+    std::ifstream in(TXGUARD_SOURCE_DIR "/tests/unit/features/data/snapshot_format1.bin",
+                     std::ios::binary);
+    ASSERT_TRUE(in) << "fixture missing";
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    FeatureEngine restored(spec);
+    ASSERT_TRUE(restored.Restore(old));
+    EXPECT_TRUE(restored.Snapshot() == live.Snapshot());
+    std::vector<std::vector<double>> a, b;
+    FeedFormatEvents(live, 200, 300, &a);
+    FeedFormatEvents(restored, 200, 300, &b);
+    EXPECT_EQ(a, b);
+}
+
+// Most records hold one transaction and are written compactly; the result is the same state.
+TEST(FeatureEngine, SingleEventRecordsAreWrittenCompactlyAndRestoreExactly) {
+    const FeatureSpec spec = FormatSpec();
+    FeatureEngine live(spec);
+    FeedFormatEvents(live, 0, 200);
+    const std::string snap = live.Snapshot();
+    EXPECT_EQ(snap.size(), live.SnapshotSize());
+    std::ifstream in(TXGUARD_SOURCE_DIR "/tests/unit/features/data/snapshot_format1.bin",
+                     std::ios::binary);
+    const std::string old((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_LT(snap.size() * 10, old.size() * 7) << snap.size() << " vs " << old.size();
+    FeatureEngine restored(spec);
+    ASSERT_TRUE(restored.Restore(snap));
+    EXPECT_TRUE(restored.Snapshot() == snap);
+    // A record's tag is 0 (in full) or 1 (one transaction); anything else is refused.
+    const std::int64_t ts = kT0 + 199 * 20 * 60'000;
+    const std::uint64_t seq = 199;
+    std::string head(16, '\0');
+    std::memcpy(head.data(), &ts, 8);
+    std::memcpy(head.data() + 8, &seq, 8);
+    const auto at = snap.find(head);
+    ASSERT_NE(at, std::string::npos);
+    ASSERT_GT(at, 0u);
+    EXPECT_EQ(snap[at - 1], 1);  // the newest event of its customer: one transaction
+    std::string bad = snap;
+    bad[at - 1] = 7;
+    auto r = FeatureEngine(spec).Restore(bad);
+    ASSERT_FALSE(r);
+    EXPECT_NE(r.error().message.find("tag"), std::string::npos) << r.error().message;
 }
 
 TEST(FeatureEngine, OutOfOrderLiveTransactionIsAnError) {
