@@ -656,12 +656,15 @@ std::size_t FeatureEngine::SnapshotSize() const {
 }
 
 std::string FeatureEngine::Snapshot(std::string reuse) const {
+    reuse.clear();
+    const std::size_t size = SnapshotSize();
+    if (reuse.capacity() < size) reuse.reserve(size);
+    return SnapshotInto(std::move(reuse));
+}
+
+std::string FeatureEngine::SnapshotInto(std::string buffer) const {
     const std::string spec_json = FeatureSpecToJson(spec_);
-    // A caller that passes a buffer has sized it (SnapshotSize, outside its lock); appends grow it
-    // otherwise.
-    const bool sized = reuse.capacity() > 0;
-    ByteWriter w(std::move(reuse));
-    if (!sized) w.Reserve(SnapshotSize());
+    ByteWriter w(std::move(buffer));
     w.Put(kSnapshotFormat);
     w.PutString(spec_json);
     for (const auto& values : impl_->key_values) {

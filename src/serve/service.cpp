@@ -803,24 +803,27 @@ Result<void> ScoringService::Impl::WriteSnapshot() {
     std::uint64_t horizon = 0;
     const auto t0 = Clock::now();
     std::size_t size = 0;
+    Clock::duration held{};
     {
         std::lock_guard lock(mu);
+        const auto locked = Clock::now();
         size = engine->SnapshotSize();
+        held += Clock::now() - locked;
     }
     // The buffer's pages are faulted in here, outside the lock, with room for what is scored
     // meanwhile: a first snapshot of 168 MB held the lock for 0.77 s, mostly in page faults, and
     // every request waited (scripts/bench/serve_long.sh, docs/benchmarks.md).
     ReserveFaultedIn(snapshot_buffer, size + size / 4);
-    Clock::time_point locked;
     {
         std::lock_guard lock(mu);
-        locked = Clock::now();
+        const auto locked = Clock::now();
         snap.seq = last_seq;
         snap.model_key = model->spec_key;
-        snap.bytes = engine->Snapshot(std::move(snapshot_buffer));
+        snap.bytes = engine->SnapshotInto(std::move(snapshot_buffer));
         horizon = order.Issued();
+        held += Clock::now() - locked;
     }
-    snapshot_lock_seconds->Set(std::chrono::duration<double>(Clock::now() - locked).count());
+    snapshot_lock_seconds->Set(std::chrono::duration<double>(held).count());
     snapshot_bytes->Set(static_cast<double>(snap.bytes.size()));
     snap.created_ms = WallClockMs();
     // Every event up to snap.seq has a ticket below the horizon: once those are submitted (in

@@ -72,12 +72,14 @@ class FeatureEngine {
     Result<void> AddLabel(const TxInput& tx, std::int8_t label, std::int64_t known_at_ms);
 
     // The whole state (key dictionaries and every entity), for the server and stream workers.
-    // `reuse`: a buffer whose memory the snapshot may take over (the previous snapshot's bytes):
-    // a server snapshotting tens of MB under its lock then skips faulting in fresh pages.
+    // `reuse`: a buffer whose memory the snapshot may take over (the previous snapshot's bytes).
     std::string Snapshot(std::string reuse = {}) const;
     // Snapshot().size(), without writing it: a caller can have a buffer this big, its pages
     // touched, before it takes the lock the snapshot runs under.
     std::size_t SnapshotSize() const;
+    // Snapshot() into `buffer` as it is, without sizing it first (one pass over the state fewer
+    // under the caller's lock): for a buffer sized with SnapshotSize (it grows if the state grew).
+    std::string SnapshotInto(std::string buffer) const;
     Result<void> Restore(std::string_view bytes);
 
     // Internal: the batch driver runs entity blocks directly.
