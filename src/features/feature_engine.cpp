@@ -643,10 +643,18 @@ std::size_t FeatureEngine::SnapshotSize() const {
     }
     for (const auto& b : impl_->blocks) {
         size += 8;
+        // Without buckets every record is one transaction with its own label (revised, not
+        // added: 0 or 1 fraud), so all are single events and this stays a pass over the entities,
+        // not over every record, under the server's lock.
+        const bool exact = b.spec.bucket_s == 0;
         for (const auto& e : b.states) {
             size += 1 + 8 + 8 + 8;
-            for (std::size_t i = 0; i < e.ring.size(); ++i)
-                size += IsSingleEvent(e.ring[i]) ? kSingleEventBytes : 1 + kRecordBytes;
+            if (exact) {
+                size += e.ring.size() * kSingleEventBytes;
+            } else {
+                for (std::size_t i = 0; i < e.ring.size(); ++i)
+                    size += IsSingleEvent(e.ring[i]) ? kSingleEventBytes : 1 + kRecordBytes;
+            }
             // lo, hi, count, sum, sumsq, frauds; then two length-prefixed lists
             for (const auto& ws : e.win)
                 size += 6 * 8 + 8 + 8 * ws.maxq.size() + 8 + 8 * ws.cp.size();
