@@ -610,8 +610,9 @@ namespace {
 // Format 2 writes each event record as a tag byte and then either all its fields (kFullRecord) or,
 // for the usual record of one transaction (count 1, its amount as sum and maximum, its square as
 // sum of squares, 0 or 1 known fraud), only what is not implied (kSingleEvent): 31 bytes instead
-// of 72, so snapshots are about half the size and packed in about half the time. Format 1 (every
-// record in full, no tag) is still read.
+// of 72, so snapshots are about half the size (packing them takes about as long: it reads every
+// record either way; docs/benchmarks.md, session 8). Format 1 (every record in full, no tag) is
+// still read.
 constexpr std::uint32_t kSnapshotFormat = 2;
 constexpr std::uint32_t kFormatFullRecords = 1;
 constexpr std::uint8_t kFullRecord = 0, kSingleEvent = 1;
@@ -744,7 +745,8 @@ Result<void> FeatureEngine::Restore(std::string_view bytes) {
     if (*format != kSnapshotFormat && *format != kFormatFullRecords)
         return MakeError(ErrorCode::kIncompatible,
                          "feature engine snapshot format " + std::to_string(*format) +
-                             ", this txguard reads " + std::to_string(kSnapshotFormat));
+                             ", this txguard reads " + std::to_string(kFormatFullRecords) +
+                             " and " + std::to_string(kSnapshotFormat));
     auto spec_json = r.GetString();
     if (!spec_json) return std::unexpected(spec_json.error());
     if (*spec_json != FeatureSpecToJson(spec_))

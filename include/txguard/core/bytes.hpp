@@ -57,10 +57,6 @@ class ByteWriter {
     void PutBytes(const void* data, std::size_t n) {
         buf_.append(static_cast<const char*>(data), n);
     }
-    // At least n bytes; growing, with a quarter more (a writer reused for growing outputs).
-    void Reserve(std::size_t n) {
-        if (buf_.capacity() < n) buf_.reserve(n + n / 4);
-    }
     const std::string& bytes() const { return buf_; }
     std::string Take() { return std::move(buf_); }
 

@@ -17,8 +17,8 @@ TEST(Bytes, ReserveFaultedInLeavesAnEmptyBufferWithTheCapacity) {
     EXPECT_TRUE(buf.empty());
     EXPECT_EQ(buf.data(), at);
     // A writer filling it up to the capacity does not move it.
+    ReserveFaultedIn(buf, 1 << 20);
     ByteWriter w(std::move(buf));
-    w.Reserve(1 << 20);
     const char* before = w.bytes().data();
     for (int i = 0; i < (1 << 20) / 8; ++i) w.Put<std::uint64_t>(i);
     EXPECT_EQ(w.bytes().data(), before);
