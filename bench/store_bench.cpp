@@ -9,10 +9,15 @@
 // Arguments: the batch size (1000: one /v1/score/batch request of the benchmark load; 64: a group
 // commit of single requests) and the id pattern (0: the benchmark loads', 1: random, like UUIDs).
 // See docs/benchmarks.md.
+//
+// TXGUARD_BENCH_STORE_URL=postgresql://... runs the same appends against that store instead (an
+// empty database; give each benchmark its own with --benchmark_filter, as
+// scripts/bench/store_postgres.sh does).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <random>
 #include <string>
@@ -80,7 +85,10 @@ void BM_SqliteAppend(benchmark::State& state) {
     std::filesystem::create_directories(dir);
     std::size_t stored = 0;
     {
-        auto store = OpenStore("sqlite://" + (dir / "s.db").string());
+        const char* url = std::getenv("TXGUARD_BENCH_STORE_URL");
+        auto store =
+            OpenStore(url != nullptr && *url != '\0' ? std::string(url)
+                                                     : "sqlite://" + (dir / "s.db").string());
         if (!store) {
             state.SkipWithError(store.error().ToString().c_str());
             return;
@@ -89,8 +97,15 @@ void BM_SqliteAppend(benchmark::State& state) {
         // checkpoint every 100 ms (the service's from its own thread; counted here).
         (*store)->SetAutoCheckpoint(false);
         auto last_checkpoint = std::chrono::steady_clock::now();
-        std::mt19937_64 rng(7);
-        std::uint64_t seq = 0;
+        // An external store keeps what earlier runs of this case appended (the benchmark
+        // library runs a case more than once): carry on after it, with fresh ids.
+        auto max_seq = (*store)->MaxSeq();
+        if (!max_seq) {
+            state.SkipWithError(max_seq.error().ToString().c_str());
+            return;
+        }
+        std::uint64_t seq = *max_seq;
+        std::mt19937_64 rng(7 + seq);
         for (auto _ : state) {
             state.PauseTiming();
             auto batch = Batch(n, random_ids, seq, rng);

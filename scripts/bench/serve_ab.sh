@@ -7,6 +7,8 @@
 #   scripts/bench/serve_ab.sh BIN_A BIN_B MODEL [PAIRS=4] [SECONDS=6] [extra serve options...]
 # LOAD=batch: the batch endpoint instead (scripts/bench/serve_batch.lua, BATCH=1000 transactions
 # a request, wrk -c4): requests/s are then batches/s and the CPU time is per batch.
+# DBOPTS_A / DBOPTS_B: SQLite URL options for that side's store, e.g. DBOPTS_B='?wal_limit_mb=256'
+# (A and B may then be the same binary).
 # MODEL: a bundle both binaries read, e.g. from
 #   txguard train --data ../shared/data/handbook/transactions.csv.gz --detector iforest \
 #     --train-from 2018-07-25 --train-to 2018-07-31 -o if.txg
@@ -29,10 +31,10 @@ if [ "${LOAD:-single}" = batch ]; then
 else
   with_p999 ../shared/peers/wrk/score.lua "$lua"
 fi
-one() {  # BIN -> "rps p50 p99 p999 non2xx cpu_us"
+one() {  # BIN DBOPTS -> "rps p50 p99 p999 non2xx cpu_us"
   local port=$((18500 + RANDOM % 400)) db pid r
   db=$(mktemp -d -p "$out")
-  "$1" serve --model "$model" --db "sqlite://$db/s.db" --port "$port" "${extra[@]}" 2>"$db/log" &
+  "$1" serve --model "$model" --db "sqlite://$db/s.db$2" --port "$port" "${extra[@]}" 2>"$db/log" &
   pid=$!
   for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
   r=$(run_wrk "$port" "$lua" "$conns" "$secs" "$db/wrk.txt" "$pid")
@@ -41,8 +43,9 @@ one() {  # BIN -> "rps p50 p99 p999 non2xx cpu_us"
 }
 for i in $(seq 1 "$pairs"); do
   for side in A B; do
-    bin=$a; [ $side = B ] && bin=$b
-    r=$(one "$bin")
+    bin=$a; opts=${DBOPTS_A:-}
+    [ $side = B ] && { bin=$b; opts=${DBOPTS_B:-}; }
+    r=$(one "$bin" "$opts")
     echo "$side $r" | tee -a "$out/all.txt"
   done
 done

@@ -6,6 +6,8 @@
 # requests/s, p50/p99/p99.9 (ms), non-2xx, the server's CPU a request (µs), the store's size,
 # and the latest snapshot's gauges from /metrics (how long it held the scoring lock, its whole
 # duration with the store write, its size).
+# The store's log (s.db-wal) size is printed beside the database's. DBOPTS: SQLite URL options,
+# e.g. DBOPTS='?wal_limit_mb=0'.
 #   scripts/bench/serve_long.sh BIN MODEL [SLICES=7] [SECONDS=10] [extra serve options...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,14 +20,14 @@ trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 . scripts/bench/wrk_common.sh
 with_p999 ../shared/peers/wrk/score.lua "$out/score.lua"
 port=$((18500 + RANDOM % 400))
-"$bin" serve --model "$model" --db "sqlite://$out/s.db" --port "$port" "$@" 2>"$out/log" &
+"$bin" serve --model "$model" --db "sqlite://$out/s.db${DBOPTS:-}" --port "$port" "$@" 2>"$out/log" &
 pid=$!
 for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-echo "slice: req/s p50 p99 p99.9 non2xx cpu_us_per_request | store MB | latest snapshot"
+echo "slice: req/s p50 p99 p99.9 non2xx cpu_us_per_request | store MB, log MB | latest snapshot"
 for i in $(seq 1 "$slices"); do
   r=$(run_wrk "$port" "$out/score.lua" 32 "$secs" "$out/wrk$i.txt" "$pid")
   snap=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^txguard_snapshot_/ {
     sub("txguard_snapshot_", ""); printf "%s %.3g  ", $1, $2 }')
-  echo "$i: $r | $(du -m "$out/s.db" | cut -f1) | $snap"
+  echo "$i: $r | $(du -m "$out/s.db" | cut -f1), $(du -m "$out/s.db-wal" 2>/dev/null | cut -f1) | $snap"
 done
 kill -TERM "$pid"; wait "$pid" 2>/dev/null || true

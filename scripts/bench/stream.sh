@@ -21,11 +21,13 @@ out=$(mktemp -d)
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -n "${pgdir:-}" ] && { runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$pgdir" -m immediate stop >/dev/null 2>&1 || true; }
+  pg_stop
   rm -rf "$out"
 }
 trap cleanup EXIT
 chmod 755 "$out"
+# shellcheck source=scripts/bench/pg_common.sh
+. scripts/bench/pg_common.sh
 
 zcat "$data" 2>/dev/null | head -n $((rows + 1)) > "$out/tx.csv" || true  # zcat stops on SIGPIPE
 $txg --quiet train --data "$out/tx.csv" --schema handbook --detector iforest \
@@ -38,33 +40,26 @@ pids+=($!)
 redis="redis://127.0.0.1:$port"
 for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
-if [ "$dbkind" = postgres ]; then
-  pgdir="$out/pg"; pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  mkdir -p "$pgdir"; chown postgres "$pgdir"
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/initdb -D "$pgdir" -A trust >/dev/null
-  runuser -u postgres -- /usr/lib/postgresql/15/bin/pg_ctl -D "$pgdir" -l "$pgdir/log" \
-    -o "-p $pgport -k $pgdir -c listen_addresses=127.0.0.1" -w start >/dev/null
-fi
+[ "$dbkind" = postgres ] && pg_start "$out/pg"
 
 now_ms() { date +%s%3N; }
 new_db() {  # RUN -> store URL
   if [ "$dbkind" = postgres ]; then
-    runuser -u postgres -- psql -h 127.0.0.1 -p "$pgport" -qc "create database r$1" postgres
-    echo "postgresql://postgres@127.0.0.1:$pgport/r$1"
+    pg_new_db "r$1"
   else
     echo "sqlite://$out/r$1.db?busy_timeout_ms=30000"
   fi
 }
 count() {  # URL -> stored transactions
   if [ "$dbkind" = postgres ]; then
-    runuser -u postgres -- psql -h 127.0.0.1 -p "$pgport" -tAc "select count(*) from transactions" "r$2" 2>/dev/null || echo 0
+    pg_query "r$2" "select count(*) from transactions" 2>/dev/null || echo 0
   else
     sqlite3 "$out/r$2.db" "select count(*) from transactions" 2>/dev/null || echo 0
   fi
 }
 last_ms() {
   if [ "$dbkind" = postgres ]; then
-    runuser -u postgres -- psql -h 127.0.0.1 -p "$pgport" -tAc "select max(received_ms) from transactions" "r$1"
+    pg_query "r$1" "select max(received_ms) from transactions"
   else
     sqlite3 "$out/r$1.db" "select max(received_ms) from transactions"
   fi
