@@ -111,6 +111,10 @@ constexpr int kChunksDroppedPerTransaction = 8;
 
 constexpr int kLatestVersion = static_cast<int>(kMigrations.size());
 
+// How long a log restart (SqliteStore::Checkpoint) waits for the writer's transaction and for
+// readers of the old log, holding new writers off meanwhile, before it gives up until next time.
+constexpr int kRestartWaitMs = 100;
+
 #define TXG_TX_COLUMNS                                                                       \
     "partition, seq, transaction_id, ts_ms, received_ms, customer_id, terminal_id, amount, " \
     "fields_json, "                                                                          \
@@ -276,9 +280,45 @@ class SqliteStore final : public Store {
     std::string Url() const override { return url_; }
 
     void SetAutoCheckpoint(bool on) override { sqlite3_wal_autocheckpoint(db_, on ? 1000 : 0); }
+
+    // A passive checkpoint copies the log's pages into the database without blocking anyone,
+    // but the log file is only written again from its start by a writer that begins when every
+    // frame is copied. Under continuous commits from another connection that moment never
+    // comes: each checkpoint ends behind the commits made while it ran, and the log grew without
+    // bound (4.8 GB after 40 s of the shared single-request load, against a 354 MB database;
+    // docs/benchmarks.md, session 9). So once the log holds wal_limit_mb, a RESTART checkpoint
+    // follows: it waits (busy handler) for the writer's current transaction, holds new writers
+    // off while it copies the frames the passive one left and syncs both files, and returns once
+    // no reader uses the log, so the next commit writes the log from its start again. Writers
+    // wait 16-30 ms on this machine's disk while it runs (two fsyncs).
     Result<void> Checkpoint() override {
-        const int rc =
-            sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        int log_frames = 0;
+        int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+                                           nullptr);
+        if (rc == SQLITE_OK && wal_limit_bytes_ > 0 &&
+            static_cast<std::int64_t>(log_frames) * page_size_ >= wal_limit_bytes_) {
+            // A checkpoint syncs the database file only when it copied every frame, so under
+            // continuous commits the pages copied since the last restart all wait in the OS's
+            // cache, and the RESTART's sync would write them all while writers wait (67-83 ms
+            // at 512 MiB). Synced here first, while the writer goes on; then a passive
+            // checkpoint copies what was committed meanwhile, so the RESTART is left with the
+            // frames of a few milliseconds.
+            if (auto synced = SyncDatabaseFile(); !synced) return synced;
+            rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                           nullptr);
+            if (rc == SQLITE_OK) {
+                // It holds the write lock while it waits for readers of the old log, so a long
+                // read (a large alerts query, another process's replay) would stall every
+                // writer for up to busy_timeout_ms: it gives up after kRestartWaitMs instead
+                // (SQLITE_BUSY), and the next call tries again.
+                const int saved = busy_timeout_ms_;
+                busy_timeout_ms_ = std::min(saved, kRestartWaitMs);
+                rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
+                                               nullptr);
+                busy_timeout_ms_ = saved;
+            }
+        }
+        // SQLITE_BUSY: a reader or writer held on past busy_timeout_ms; the next call tries again.
         if (rc != SQLITE_OK && rc != SQLITE_BUSY)
             return MakeError(ErrorCode::kIo,
                              "store " + url_ + ": checkpoint failed: " + sqlite3_errmsg(db_));
@@ -310,13 +350,25 @@ class SqliteStore final : public Store {
         // used 105/107/124 µs of CPU a request with 32 MiB and 96/90/113 with 4 MiB (2026-12-05,
         // docs/benchmarks.md). It still holds the indexes' interior pages; leaf pages of a large
         // store come from the OS page cache.
-        const std::string pragmas = std::string("PRAGMA synchronous=") +
-                                    (parsed.synchronous_full ? "FULL" : "NORMAL") +
-                                    "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY;"
-                                    " PRAGMA cache_size=-4096;";
+        // journal_size_limit: a log that restarts larger than twice wal_limit_mb (a reader held
+        // the restart off) is truncated back to that. Not to wal_limit_mb itself: the log
+        // restarts at about that size, and truncating it then cost the writer 13-16 ms
+        // (ftruncate) at every restart, where reusing the file's blocks costs nothing.
+        // -1 = never truncated (wal_limit_mb=0).
+        wal_limit_bytes_ = static_cast<std::int64_t>(parsed.wal_limit_mb) << 20;
+        const std::string pragmas =
+            std::string("PRAGMA synchronous=") + (parsed.synchronous_full ? "FULL" : "NORMAL") +
+            "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-4096;"
+            " PRAGMA journal_size_limit=" +
+            std::to_string(wal_limit_bytes_ > 0 ? 2 * wal_limit_bytes_ : -1) + ";";
         if (sqlite3_exec(db_, pragmas.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
             return OpenError(parsed, "cannot set PRAGMAs");
         }
+        std::string page_size;
+        if (auto r = QueryText("PRAGMA page_size", page_size); !r) {
+            return OpenError(parsed, "cannot read page_size");
+        }
+        std::from_chars(page_size.data(), page_size.data() + page_size.size(), page_size_);
         return Migrate();
     }
 
@@ -634,6 +686,18 @@ class SqliteStore final : public Store {
     }
 
   private:
+    // fdatasync of the main database file (through SQLite's file handle, so through any VFS
+    // shim); takes no database lock.
+    Result<void> SyncDatabaseFile() {
+        sqlite3_file* file = nullptr;
+        if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK ||
+            file == nullptr || file->pMethods == nullptr)
+            return MakeError(ErrorCode::kIo, "store " + url_ + ": no database file to sync");
+        if (file->pMethods->xSync(file, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+            return MakeError(ErrorCode::kIo, "store " + url_ + ": cannot sync the database file");
+        return Ok();
+    }
+
     Error MakeIoError(std::string what) const {
         return Error{
             ErrorCode::kIo, "store " + url_ + ": " + what + ": " + sqlite3_errmsg(db_), {}};
@@ -807,6 +871,8 @@ class SqliteStore final : public Store {
     std::string url_;
     sqlite3* db_;
     int busy_timeout_ms_ = 5000;
+    std::int64_t wal_limit_bytes_ = 0;  // 0: Checkpoint() never restarts the log
+    std::int64_t page_size_ = 4096;
     std::chrono::steady_clock::time_point busy_since_{};  // start of the busy handler's wait
     std::array<sqlite3_stmt*, kNumStmts> stmts_{};
 };

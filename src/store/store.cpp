@@ -34,21 +34,23 @@ Result<void> ApplyQueryOption(std::string_view url, std::string_view option, Sql
                                                           ": synchronous='" + std::string(value) +
                                                           "' is not one of normal, full");
     }
-    if (key == "busy_timeout_ms") {
-        int ms = -1;
-        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), ms);
-        if (ec != std::errc() || end != value.data() + value.size() || ms < 0 || value.empty()) {
+    auto non_negative = [&](int& target) -> Result<void> {
+        int v = -1;
+        const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+        if (ec != std::errc() || end != value.data() + value.size() || v < 0 || value.empty()) {
             return MakeError(ErrorCode::kInvalidArgument,
-                             "store URL " + std::string(url) + ": busy_timeout_ms='" +
+                             "store URL " + std::string(url) + ": " + std::string(key) + "='" +
                                  std::string(value) + "' is not a non-negative integer");
         }
-        out.busy_timeout_ms = ms;
+        target = v;
         return Ok();
-    }
+    };
+    if (key == "busy_timeout_ms") return non_negative(out.busy_timeout_ms);
+    if (key == "wal_limit_mb") return non_negative(out.wal_limit_mb);
     return MakeError(
         ErrorCode::kInvalidArgument,
         "store URL " + std::string(url) + ": unknown option '" + std::string(key) + "'",
-        "SQLite options: synchronous=normal|full, busy_timeout_ms=N");
+        "SQLite options: synchronous=normal|full, busy_timeout_ms=N, wal_limit_mb=N");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 //   sqlite::memory:            a private in-memory database (gone when the Store closes)
 //   ...?synchronous=full       fsync the WAL on every commit (default: normal)
 //   ...?busy_timeout_ms=N      wait up to N ms for another connection's lock (default 5000)
+//   ...?wal_limit_mb=N         restart the WAL once it holds N MiB (default below; 0 = never)
 //
 //   postgresql://user:pass@host:port/dbname?opts   (also postgres://) a libpq connection URI;
 //   every libpq option passes through, plus txguard's own (removed before libpq sees the URI):
@@ -22,6 +23,10 @@ struct SqliteUrl {
     std::string path;  // file path, or ":memory:"
     bool synchronous_full = false;
     int busy_timeout_ms = 5000;
+    // Checkpoint() restarts the write-ahead log once it holds this many MiB (0 = never): the
+    // bound on the log file's size under continuous writes (sqlite_store.cpp,
+    // SqliteStore::Checkpoint; the default's cost: docs/benchmarks.md, session 9).
+    int wal_limit_mb = 1024;
 };
 
 // Parses a `sqlite:` URL; errors (kInvalidArgument) name the URL and what is wrong.

@@ -15,9 +15,11 @@
 // Implementations are chosen by URL (OpenStore):
 //   sqlite:///abs/path.db, sqlite://rel/path.db, sqlite::memory:   embedded (the default; WAL)
 //   postgresql://user:pass@host:port/dbname?opts (or postgres://)  PostgreSQL server (libpqxx)
-// SQLite URLs take query options: `?synchronous=full` (fsync the WAL on every commit) and
+// SQLite URLs take query options: `?synchronous=full` (fsync the WAL on every commit),
 // `?busy_timeout_ms=N` (how long a writer waits for another connection's or process's lock;
-// default 5000), e.g. `sqlite:///var/lib/txguard/store.db?synchronous=full&busy_timeout_ms=2000`.
+// default 5000) and `?wal_limit_mb=N` (Checkpoint() restarts the WAL once it holds N MiB;
+// default 1024, 0 = never), e.g.
+// `sqlite:///var/lib/txguard/store.db?synchronous=full&busy_timeout_ms=2000`.
 // PostgreSQL URLs are libpq connection URIs (every libpq option passes through, e.g.
 // `sslmode=require`, `connect_timeout=5`) plus one txguard option, `copy_min_rows=N`: batches of
 // at least N transactions are written with COPY through a staging table, smaller ones with
@@ -162,8 +164,11 @@ class Store {
 
     // Log maintenance, for stores that have a write-ahead log (SQLite). A writer that must not
     // stall turns automatic checkpoints off on its connection and another connection runs
-    // Checkpoint() periodically (a passive checkpoint: it never blocks the writer). Defaults:
-    // no-op.
+    // Checkpoint() periodically: a passive checkpoint, which never blocks the writer; and once
+    // the log holds wal_limit_mb, a restart of the log, which holds writers off while it copies
+    // and syncs the last frames (16-30 ms here), or up to 100 ms while a reader still uses the
+    // old log. Without restarts the log file grows for as long as commits never pause.
+    // Defaults: no-op.
     virtual void SetAutoCheckpoint(bool /*on*/) {}
     virtual Result<void> Checkpoint() { return Ok(); }
 };

@@ -7,10 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <thread>
 #include <vector>
 
 #include "store/sqlite_store.hpp"
@@ -45,20 +48,135 @@ TEST(StoreUrl, ParsesPathsAndOptions) {
     auto plain = ParseSqliteUrl("sqlite:///a.db");
     EXPECT_FALSE(plain->synchronous_full);
     EXPECT_EQ(plain->busy_timeout_ms, 5000);
-    auto opts = ParseSqliteUrl("sqlite:///a.db?synchronous=full&busy_timeout_ms=250");
+    EXPECT_EQ(plain->wal_limit_mb, 1024);
+    auto opts =
+        ParseSqliteUrl("sqlite:///a.db?synchronous=full&busy_timeout_ms=250&wal_limit_mb=0");
     ASSERT_TRUE(opts.has_value()) << opts.error().ToString();
     EXPECT_EQ(opts->path, "/a.db");
     EXPECT_TRUE(opts->synchronous_full);
     EXPECT_EQ(opts->busy_timeout_ms, 250);
+    EXPECT_EQ(opts->wal_limit_mb, 0);
+    EXPECT_EQ(ParseSqliteUrl("sqlite:///a.db?wal_limit_mb=64")->wal_limit_mb, 64);
     EXPECT_FALSE(ParseSqliteUrl("sqlite:///a.db?synchronous=normal")->synchronous_full);
     for (const char* bad : {"sqlite://", "sqlite:///", "sqlite:///a.db?synchronous=sometimes",
                             "sqlite:///a.db?busy_timeout_ms=-1", "sqlite:///a.db?busy_timeout_ms=x",
+                            "sqlite:///a.db?wal_limit_mb=-5", "sqlite:///a.db?wal_limit_mb=",
                             "sqlite:///a.db?cache=big", "sqlite:a.db"}) {
         auto r = ParseSqliteUrl(bad);
         ASSERT_FALSE(r.has_value()) << bad;
         EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
         EXPECT_NE(r.error().message.find(bad), std::string::npos) << r.error().message;
     }
+}
+
+// The service's arrangement: one connection appends without pause (automatic checkpoints off),
+// another checkpoints every few milliseconds. Passive checkpoints alone never let the log start
+// over while commits keep coming (each ends behind the commits made while it ran), so the log
+// file only grew: with ?wal_limit_mb=0 here it reached 437 MiB and never shrank. With a limit
+// the checkpointer restarts the log, and a log that restarted larger than twice the limit is
+// truncated by the next commit: the file shrinks again and again.
+TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
+    TempDir dir;
+    const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
+    auto writer = OpenStore(url);
+    ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
+    auto checkpointer = OpenStore(url);
+    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().ToString();
+    (*writer)->SetAutoCheckpoint(false);
+    std::atomic<bool> done{false};
+    std::atomic<int> checkpoints{0};
+    std::thread ckpt([&] {
+        while (!done.load()) {
+            EXPECT_TRUE((*checkpointer)->Checkpoint().has_value());
+            ++checkpoints;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    const std::string wal = dir.File("wal.db") + "-wal";
+    std::uintmax_t size = 0, largest = 0;
+    int shrank = 0;
+    std::uint64_t seq = 0;
+    for (int b = 0; b < 3000; ++b) {
+        std::vector<StoredTransaction> batch;
+        for (int i = 0; i < 32; ++i) {
+            ++seq;
+            // Ids that land all over the id index, as UUIDs do: many pages a commit.
+            batch.push_back(MakeTx(
+                seq, std::to_string((seq * 2654435761u) % 1000003) + "-" + std::to_string(seq)));
+        }
+        auto r = (*writer)->Append(batch, {});
+        ASSERT_TRUE(r.has_value()) << r.error().ToString();
+        const std::uintmax_t now = std::filesystem::file_size(wal);
+        if (now < size) ++shrank;
+        size = now;
+        largest = std::max(largest, now);
+    }
+    done = true;
+    ckpt.join();
+    EXPECT_GT(checkpoints.load(), 10);
+    EXPECT_EQ(*(*writer)->CountTransactions(), seq);
+    EXPECT_GE(shrank, 3) << "the log never started over; it reached " << (largest >> 20) << " MiB";
+    // The limit, plus what is committed while the checkpointer syncs before a restart (the
+    // writer here commits far faster than the service does).
+    EXPECT_LE(largest, std::uintmax_t{160} << 20) << (largest >> 20) << " MiB";
+}
+
+// A restart holds the write lock while it waits for readers of the old log. A reader that
+// keeps its read transaction open for 1.5 s (here a replay whose visitor sleeps) must not hold
+// the writer for that long: the restart gives up after ~100 ms and tries again later. (Waiting
+// the whole busy timeout, the writer's slowest append here took the reader's 1.5 s.)
+TEST(SqliteStore, ALongReaderDoesNotStallTheWriterThroughALogRestart) {
+    TempDir dir;
+    const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
+    auto writer = OpenStore(url);
+    ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
+    auto checkpointer = OpenStore(url);
+    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().ToString();
+    auto reader = OpenStore(url);
+    ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
+    (*writer)->SetAutoCheckpoint(false);
+    std::uint64_t seq = 0;
+    auto append = [&] {
+        std::vector<StoredTransaction> batch;
+        for (int i = 0; i < 32; ++i) {
+            ++seq;
+            batch.push_back(MakeTx(
+                seq, std::to_string((seq * 2654435761u) % 1000003) + "-" + std::to_string(seq)));
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        auto r = (*writer)->Append(batch, {});
+        EXPECT_TRUE(r.has_value()) << r.error().ToString();
+        return std::chrono::steady_clock::now() - t0;
+    };
+    for (int b = 0; b < 10; ++b) append();
+    std::atomic<bool> reading{false}, done{false};
+    std::thread read([&] {
+        bool slept = false;
+        auto r = (*reader)->ForEachEvent(0, [&](const StoredEvent&) -> Result<void> {
+            if (!slept) {
+                reading = true;
+                std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+                slept = true;
+            }
+            return Ok();
+        });
+        EXPECT_TRUE(r.has_value());
+    });
+    while (!reading.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    std::thread ckpt([&] {
+        while (!done.load()) {
+            EXPECT_TRUE((*checkpointer)->Checkpoint().has_value());
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    std::chrono::steady_clock::duration slowest{};
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1400);
+    while (std::chrono::steady_clock::now() < until) slowest = std::max(slowest, append());
+    done = true;
+    ckpt.join();
+    read.join();
+    EXPECT_LT(slowest, std::chrono::milliseconds(700))
+        << std::chrono::duration<double, std::milli>(slowest).count() << " ms";
 }
 
 TEST(OpenStore, SchemeErrors) {
