@@ -115,6 +115,9 @@ constexpr int kLatestVersion = static_cast<int>(kMigrations.size());
 // readers of the old log, holding new writers off meanwhile, before it gives up until next time.
 constexpr int kRestartWaitMs = 100;
 
+// SQLite's default: an automatic checkpoint once a commit leaves this many frames in the log.
+constexpr int kAutoCheckpointFrames = 1000;
+
 #define TXG_TX_COLUMNS                                                                       \
     "partition, seq, transaction_id, ts_ms, received_ms, customer_id, terminal_id, amount, " \
     "fields_json, "                                                                          \
@@ -279,7 +282,18 @@ class SqliteStore final : public Store {
 
     std::string Url() const override { return url_; }
 
-    void SetAutoCheckpoint(bool on) override { sqlite3_wal_autocheckpoint(db_, on ? 1000 : 0); }
+    // Automatic checkpoints (on by default): after a commit that leaves the log with at least
+    // kAutoCheckpointFrames frames, the committing connection runs Checkpoint() — SQLite's own
+    // automatic checkpoint is a passive one only, and with two writer processes on one file
+    // (stream workers) each one's checkpoint ends behind the other's commits, so the log never
+    // started over (1.9 GB after 10 s of two processes committing 32 rows at a time, beside a
+    // 132 MB database); Checkpoint() restarts it at wal_limit_mb.
+    void SetAutoCheckpoint(bool on) override {
+        if (on)
+            sqlite3_wal_hook(db_, &SqliteStore::AfterCommit, this);
+        else
+            sqlite3_wal_hook(db_, nullptr, nullptr);
+    }
 
     // A passive checkpoint copies the log's pages into the database without blocking anyone,
     // but the log file is only written again from its start by a writer that begins when every
@@ -369,6 +383,7 @@ class SqliteStore final : public Store {
             return OpenError(parsed, "cannot read page_size");
         }
         std::from_chars(page_size.data(), page_size.data() + page_size.size(), page_size_);
+        SetAutoCheckpoint(true);
         return Migrate();
     }
 
@@ -686,6 +701,13 @@ class SqliteStore final : public Store {
     }
 
   private:
+    // The WAL hook: SQLite calls it after each commit, with the write lock released.
+    static int AfterCommit(void* self, sqlite3*, const char*, int frames) {
+        // An error here is not the commit's (it is done); the next commit's checkpoint retries.
+        if (frames >= kAutoCheckpointFrames) (void)static_cast<SqliteStore*>(self)->Checkpoint();
+        return SQLITE_OK;
+    }
+
     // fdatasync of the main database file (through SQLite's file handle, so through any VFS
     // shim); takes no database lock.
     Result<void> SyncDatabaseFile() {

@@ -167,8 +167,9 @@ class Store {
     // Checkpoint() periodically: a passive checkpoint, which never blocks the writer; and once
     // the log holds wal_limit_mb, a restart of the log, which holds writers off while it copies
     // and syncs the last frames (16-30 ms here), or up to 100 ms while a reader still uses the
-    // old log. Without restarts the log file grows for as long as commits never pause.
-    // Defaults: no-op.
+    // old log. Without restarts the log file grows for as long as commits never pause. With
+    // automatic checkpoints on (the default), the committing connection runs the same
+    // Checkpoint() after a commit that leaves 1000 frames or more in the log. Defaults: no-op.
     virtual void SetAutoCheckpoint(bool /*on*/) {}
     virtual Result<void> Checkpoint() { return Ok(); }
 };

@@ -121,6 +121,48 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     EXPECT_LE(largest, std::uintmax_t{160} << 20) << (largest >> 20) << " MiB";
 }
 
+// Two writers on one file with automatic checkpoints, as stream workers in two processes run:
+// each one's checkpoint (SQLite's own automatic one is passive) ends behind the other's
+// commits, so the log never started over. The store's automatic checkpoint restarts it.
+TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
+    TempDir dir;
+    const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
+    const std::string wal = dir.File("wal.db") + "-wal";
+    std::atomic<int> shrank{0};
+    std::atomic<std::uintmax_t> largest{0};
+    auto write = [&](int who) {
+        auto store = OpenStore(url);
+        ASSERT_TRUE(store.has_value()) << store.error().ToString();
+        std::uintmax_t size = 0;
+        for (std::uint64_t b = 0; b < 1500; ++b) {
+            std::vector<StoredTransaction> batch;
+            for (std::uint64_t i = 1; i <= 32; ++i) {
+                const std::uint64_t seq = b * 32 + i;
+                auto tx = MakeTx(seq, std::to_string(who) + "-" +
+                                          std::to_string((seq * 2654435761u) % 1000003) + "-" +
+                                          std::to_string(seq));
+                tx.partition = static_cast<std::uint32_t>(who);
+                batch.push_back(std::move(tx));
+            }
+            auto r = (*store)->Append(batch, {});
+            ASSERT_TRUE(r.has_value()) << r.error().ToString();
+            std::error_code ec;
+            const std::uintmax_t now = std::filesystem::file_size(wal, ec);
+            if (now < size) ++shrank;
+            size = now;
+            std::uintmax_t seen = largest.load();
+            while (now > seen && !largest.compare_exchange_weak(seen, now)) {
+            }
+        }
+    };
+    std::thread other(write, 1);
+    write(0);
+    other.join();
+    EXPECT_GE(shrank.load(), 3) << "the log never started over; it reached "
+                                << (largest.load() >> 20) << " MiB";
+    EXPECT_LE(largest.load(), std::uintmax_t{160} << 20) << (largest.load() >> 20) << " MiB";
+}
+
 // A restart holds the write lock while it waits for readers of the old log. A reader that
 // keeps its read transaction open for 1.5 s (here a replay whose visitor sleeps) must not hold
 // the writer for that long: the restart gives up after ~100 ms and tries again later. (Waiting
