@@ -69,6 +69,32 @@ TEST(StoreUrl, ParsesPathsAndOptions) {
     }
 }
 
+// 32 transactions whose ids land all over the id index, as UUIDs do (many pages a commit).
+std::vector<StoredTransaction> ScatteredBatch(std::uint64_t& seq, std::uint32_t partition = 0) {
+    std::vector<StoredTransaction> batch;
+    for (int i = 0; i < 32; ++i) {
+        ++seq;
+        auto tx = MakeTx(seq, std::to_string(partition) + "-" +
+                                  std::to_string((seq * 2654435761u) % 1000003) + "-" +
+                                  std::to_string(seq));
+        tx.partition = partition;
+        batch.push_back(std::move(tx));
+    }
+    return batch;
+}
+
+// The service's pair: a writer with automatic checkpoints off, and a connection that
+// checkpoints it. Null stores when either cannot be opened.
+std::pair<std::unique_ptr<Store>, std::unique_ptr<Store>> WriterAndCheckpointer(
+    const std::string& url) {
+    auto writer = OpenStore(url);
+    auto checkpointer = OpenStore(url);
+    EXPECT_TRUE(writer.has_value() && checkpointer.has_value());
+    if (!writer || !checkpointer) return {};
+    (*writer)->SetAutoCheckpoint(false);
+    return {std::move(*writer), std::move(*checkpointer)};
+}
+
 // The service's arrangement: one connection appends without pause (automatic checkpoints off),
 // another checkpoints every few milliseconds. Passive checkpoints alone never let the log start
 // over while commits keep coming (each ends behind the commits made while it ran), so the log
@@ -78,16 +104,13 @@ TEST(StoreUrl, ParsesPathsAndOptions) {
 TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     TempDir dir;
     const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
-    auto writer = OpenStore(url);
-    ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
-    auto checkpointer = OpenStore(url);
-    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().ToString();
-    (*writer)->SetAutoCheckpoint(false);
+    auto [writer, checkpointer] = WriterAndCheckpointer(url);
+    ASSERT_TRUE(writer && checkpointer);
     std::atomic<bool> done{false};
     std::atomic<int> checkpoints{0};
     std::thread ckpt([&] {
         while (!done.load()) {
-            EXPECT_TRUE((*checkpointer)->Checkpoint().has_value());
+            EXPECT_TRUE(checkpointer->Checkpoint().has_value());
             ++checkpoints;
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
@@ -97,14 +120,7 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     int shrank = 0;
     std::uint64_t seq = 0;
     for (int b = 0; b < 3000; ++b) {
-        std::vector<StoredTransaction> batch;
-        for (int i = 0; i < 32; ++i) {
-            ++seq;
-            // Ids that land all over the id index, as UUIDs do: many pages a commit.
-            batch.push_back(MakeTx(
-                seq, std::to_string((seq * 2654435761u) % 1000003) + "-" + std::to_string(seq)));
-        }
-        auto r = (*writer)->Append(batch, {});
+        auto r = writer->Append(ScatteredBatch(seq), {});
         ASSERT_TRUE(r.has_value()) << r.error().ToString();
         const std::uintmax_t now = std::filesystem::file_size(wal);
         if (now < size) ++shrank;
@@ -114,7 +130,7 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     done = true;
     ckpt.join();
     EXPECT_GT(checkpoints.load(), 10);
-    EXPECT_EQ(*(*writer)->CountTransactions(), seq);
+    EXPECT_EQ(*writer->CountTransactions(), seq);
     EXPECT_GE(shrank, 3) << "the log never started over; it reached " << (largest >> 20) << " MiB";
     // The limit, plus what is committed while the checkpointer syncs before a restart (the
     // writer here commits far faster than the service does).
@@ -134,17 +150,9 @@ TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
         auto store = OpenStore(url);
         ASSERT_TRUE(store.has_value()) << store.error().ToString();
         std::uintmax_t size = 0;
-        for (std::uint64_t b = 0; b < 1500; ++b) {
-            std::vector<StoredTransaction> batch;
-            for (std::uint64_t i = 1; i <= 32; ++i) {
-                const std::uint64_t seq = b * 32 + i;
-                auto tx = MakeTx(seq, std::to_string(who) + "-" +
-                                          std::to_string((seq * 2654435761u) % 1000003) + "-" +
-                                          std::to_string(seq));
-                tx.partition = static_cast<std::uint32_t>(who);
-                batch.push_back(std::move(tx));
-            }
-            auto r = (*store)->Append(batch, {});
+        std::uint64_t seq = 0;
+        for (int b = 0; b < 1500; ++b) {
+            auto r = (*store)->Append(ScatteredBatch(seq, static_cast<std::uint32_t>(who)), {});
             ASSERT_TRUE(r.has_value()) << r.error().ToString();
             std::error_code ec;
             const std::uintmax_t now = std::filesystem::file_size(wal, ec);
@@ -170,23 +178,15 @@ TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
 TEST(SqliteStore, ALongReaderDoesNotStallTheWriterThroughALogRestart) {
     TempDir dir;
     const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
-    auto writer = OpenStore(url);
-    ASSERT_TRUE(writer.has_value()) << writer.error().ToString();
-    auto checkpointer = OpenStore(url);
-    ASSERT_TRUE(checkpointer.has_value()) << checkpointer.error().ToString();
+    auto [writer, checkpointer] = WriterAndCheckpointer(url);
+    ASSERT_TRUE(writer && checkpointer);
     auto reader = OpenStore(url);
     ASSERT_TRUE(reader.has_value()) << reader.error().ToString();
-    (*writer)->SetAutoCheckpoint(false);
     std::uint64_t seq = 0;
     auto append = [&] {
-        std::vector<StoredTransaction> batch;
-        for (int i = 0; i < 32; ++i) {
-            ++seq;
-            batch.push_back(MakeTx(
-                seq, std::to_string((seq * 2654435761u) % 1000003) + "-" + std::to_string(seq)));
-        }
+        auto batch = ScatteredBatch(seq);
         const auto t0 = std::chrono::steady_clock::now();
-        auto r = (*writer)->Append(batch, {});
+        auto r = writer->Append(batch, {});
         EXPECT_TRUE(r.has_value()) << r.error().ToString();
         return std::chrono::steady_clock::now() - t0;
     };
@@ -207,7 +207,7 @@ TEST(SqliteStore, ALongReaderDoesNotStallTheWriterThroughALogRestart) {
     while (!reading.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::thread ckpt([&] {
         while (!done.load()) {
-            EXPECT_TRUE((*checkpointer)->Checkpoint().has_value());
+            EXPECT_TRUE(checkpointer->Checkpoint().has_value());
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
         }
     });
