@@ -952,6 +952,14 @@ void ScoringService::Impl::SetupMetrics() {
                              [this] { return static_cast<double>(writer->CommittedRecords()); });
     metrics.AddCallbackGauge("txguard_store_commits", "Group commits since start",
                              [this] { return static_cast<double>(writer->Commits()); });
+    metrics.AddCallbackGauge(
+        "txguard_store_log_bytes",
+        "Size of the store's write-ahead log at the latest checkpoint (SQLite; restarted at "
+        "wal_limit_mb)",
+        [this] { return static_cast<double>(snap_store->LogBytes()); });
+    metrics.AddCallbackGauge("txguard_store_log_restarts",
+                             "Times the checkpoints restarted the store's write-ahead log",
+                             [this] { return static_cast<double>(snap_store->LogRestarts()); });
     metrics.AddCallbackGauge("txguard_inflight_transactions",
                              "Transactions scored and waiting for their commit",
                              [this] { return static_cast<double>(inflight.load()); });

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -309,6 +310,10 @@ class SqliteStore final : public Store {
         int log_frames = 0;
         int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                            nullptr);
+        if (rc == SQLITE_OK)
+            log_bytes_.store(static_cast<std::uint64_t>(std::max(log_frames, 0)) *
+                                 static_cast<std::uint64_t>(page_size_),
+                             std::memory_order_relaxed);
         if (rc == SQLITE_OK && wal_limit_bytes_ > 0 &&
             static_cast<std::int64_t>(log_frames) * page_size_ >= wal_limit_bytes_) {
             // A checkpoint syncs the database file only when it copied every frame, so under
@@ -330,6 +335,7 @@ class SqliteStore final : public Store {
                 rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_RESTART, nullptr,
                                                nullptr);
                 busy_timeout_ms_ = saved;
+                if (rc == SQLITE_OK) log_restarts_.fetch_add(1, std::memory_order_relaxed);
             }
         }
         // SQLITE_BUSY: a reader or writer held on past busy_timeout_ms; the next call tries again.
@@ -337,6 +343,11 @@ class SqliteStore final : public Store {
             return MakeError(ErrorCode::kIo,
                              "store " + url_ + ": checkpoint failed: " + sqlite3_errmsg(db_));
         return Ok();
+    }
+
+    std::uint64_t LogBytes() const override { return log_bytes_.load(std::memory_order_relaxed); }
+    std::uint64_t LogRestarts() const override {
+        return log_restarts_.load(std::memory_order_relaxed);
     }
 
     // Sets the PRAGMAs and applies pending migrations.
@@ -895,6 +906,9 @@ class SqliteStore final : public Store {
     int busy_timeout_ms_ = 5000;
     std::int64_t wal_limit_bytes_ = 0;  // 0: Checkpoint() never restarts the log
     std::int64_t page_size_ = 4096;
+    // Read by other threads (the service's /metrics): atomics.
+    std::atomic<std::uint64_t> log_bytes_{0};
+    std::atomic<std::uint64_t> log_restarts_{0};
     std::chrono::steady_clock::time_point busy_since_{};  // start of the busy handler's wait
     std::array<sqlite3_stmt*, kNumStmts> stmts_{};
 };

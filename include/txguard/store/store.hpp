@@ -172,6 +172,10 @@ class Store {
     // Checkpoint() after a commit that leaves 1000 frames or more in the log. Defaults: no-op.
     virtual void SetAutoCheckpoint(bool /*on*/) {}
     virtual Result<void> Checkpoint() { return Ok(); }
+    // What this connection's checkpoints saw: the log's size at the latest one (bytes of
+    // frames), and how many times they restarted it. Defaults: 0.
+    virtual std::uint64_t LogBytes() const { return 0; }
+    virtual std::uint64_t LogRestarts() const { return 0; }
 };
 
 // Opens (creating and migrating) the store at `url`. Errors name the URL (password masked) and

@@ -277,7 +277,8 @@ TEST(Service, ConcurrentRequestsAreSubmittedInSeqOrderAndReplayExactly) {
     const std::string model = TrainTo(dir.path, "iforest", {{"trees", "20"}}, "if.txg");
     ServeOptions opt;
     opt.snapshot_every = 250;
-    auto s = OpenService(model, dir.Db(), opt);
+    // The store's log is restarted at 1 MiB, several times along the way.
+    auto s = OpenService(model, dir.Db() + "?wal_limit_mb=1", opt);
     ASSERT_TRUE(s);
     constexpr std::size_t kThreads = 4, kSlice = 600;
     std::mutex mu;
@@ -339,6 +340,11 @@ TEST(Service, ConcurrentRequestsAreSubmittedInSeqOrderAndReplayExactly) {
     EXPECT_GT(gauge("txguard_snapshot_seconds"), 0.0);
     EXPECT_GT(gauge("txguard_snapshot_lock_seconds"), 0.0);
     EXPECT_GT(gauge("txguard_snapshot_bytes"), 1000.0);
+    // And the log's restarts (the last one may come at the first checkpoint after the load).
+    for (int i = 0; i < 500 && gauge("txguard_store_log_restarts") < 1; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_GE(gauge("txguard_store_log_restarts"), 1.0);
+    EXPECT_GE(gauge("txguard_store_log_bytes"), 0.0);
     s->Close();
     EXPECT_TRUE(bad_status.empty()) << bad_status.size() << " answers were not 200";
     ASSERT_EQ(answers.size(), kThreads * kSlice);

@@ -130,6 +130,8 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     done = true;
     ckpt.join();
     EXPECT_GT(checkpoints.load(), 10);
+    EXPECT_GE(checkpointer->LogRestarts(), 3u);
+    EXPECT_EQ(writer->LogRestarts(), 0u);  // its checkpoints are off
     EXPECT_EQ(*writer->CountTransactions(), seq);
     EXPECT_GE(shrank, 3) << "the log never started over; it reached " << (largest >> 20) << " MiB";
     // The limit, plus what is committed while the checkpointer syncs before a restart (the
