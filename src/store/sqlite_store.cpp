@@ -14,13 +14,14 @@
 #include <thread>
 #include <utility>
 
+#include "sqlite_id_index.hpp"
 #include "sqlite_vfs.hpp"
 
 namespace txguard::store_detail {
 namespace {
 
 // Migration i (0-based) takes the schema from version i to version i + 1.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE transactions(
     seq INTEGER PRIMARY KEY,
@@ -100,6 +101,44 @@ CREATE TABLE snapshot_chunks(
     PRIMARY KEY(model_key, seq, idx)) WITHOUT ROWID;
 ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
 )sql",
+    // v4: transaction ids are found through the id index (sqlite_id_index.hpp) instead of a
+    // B-tree index on the column, so the table is rebuilt without its UNIQUE constraint (an
+    // index SQLite cannot drop); the rows keep their order and become the index's tail, which
+    // the first Checkpoint() writes into runs.
+    R"sql(
+CREATE TABLE transactions_v4(
+    partition INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    transaction_id TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    received_ms INTEGER NOT NULL,
+    customer_id TEXT NOT NULL,
+    terminal_id TEXT NOT NULL,
+    amount REAL,
+    fields_json TEXT NOT NULL,
+    score REAL,
+    decision TEXT NOT NULL,
+    reasons_json TEXT NOT NULL,
+    model_version TEXT NOT NULL);
+INSERT INTO transactions_v4 SELECT partition, seq, transaction_id, ts_ms, received_ms,
+    customer_id, terminal_id, amount, fields_json, score, decision, reasons_json, model_version
+    FROM transactions ORDER BY rowid;
+DROP TABLE transactions;
+ALTER TABLE transactions_v4 RENAME TO transactions;
+CREATE UNIQUE INDEX transactions_seq ON transactions(partition, seq);
+CREATE INDEX transactions_alerts ON transactions(ts_ms, seq, partition) WHERE decision != 'allow';
+CREATE TABLE id_runs(
+    run INTEGER PRIMARY KEY AUTOINCREMENT,
+    level INTEGER NOT NULL,
+    first_rowid INTEGER NOT NULL,
+    last_rowid INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    blocks INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL);
+CREATE TABLE id_blocks(key INTEGER PRIMARY KEY, bytes BLOB NOT NULL);
+CREATE TABLE id_index_state(generation INTEGER NOT NULL, nonce INTEGER NOT NULL);
+INSERT INTO id_index_state VALUES(0, random());
+)sql",
 };
 
 // Snapshots above this size go to snapshot_chunks in pieces of this size, one transaction each:
@@ -152,11 +191,11 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "BEGIN IMMEDIATE",
     "COMMIT",
     "ROLLBACK",
-    // Skips a duplicate transaction_id only; a clash on seq is an error (a scorer bug).
-    "INSERT INTO transactions(" TXG_TX_COLUMNS
-    ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(transaction_id) DO NOTHING",
+    // Duplicate transaction ids are skipped before (the id index); a clash on seq is an error
+    // (a scorer bug).
+    "INSERT INTO transactions(" TXG_TX_COLUMNS ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "INSERT INTO labels(" TXG_LABEL_COLUMNS ") VALUES(?,?,?,?,?,?)",
-    "SELECT " TXG_TX_COLUMNS " FROM transactions WHERE transaction_id = ?",
+    "SELECT " TXG_TX_COLUMNS " FROM transactions WHERE rowid = ?",
     "SELECT " TXG_LABEL_COLUMNS " FROM labels WHERE transaction_id = ? ORDER BY seq DESC LIMIT 1",
     "SELECT " TXG_TX_COLUMNS
     " FROM transactions WHERE decision != 'allow' AND ts_ms >= ?"
@@ -273,7 +312,7 @@ void ReadLabel(sqlite3_stmt* s, StoredLabel& label) {
 
 class SqliteStore final : public Store {
   public:
-    SqliteStore(std::string url, sqlite3* db) : url_(std::move(url)), db_(db) {}
+    SqliteStore(std::string url, sqlite3* db) : url_(std::move(url)), db_(db), ids_(db, url_) {}
     ~SqliteStore() override {
         for (auto* s : stmts_) sqlite3_finalize(s);
         sqlite3_close_v2(db_);
@@ -290,6 +329,7 @@ class SqliteStore final : public Store {
     // started over (1.9 GB after 10 s of two processes committing 32 rows at a time, beside a
     // 132 MB database); Checkpoint() restarts it at wal_limit_mb.
     void SetAutoCheckpoint(bool on) override {
+        auto_checkpoint_ = on;
         if (on)
             sqlite3_wal_hook(db_, &SqliteStore::AfterCommit, this);
         else
@@ -307,6 +347,12 @@ class SqliteStore final : public Store {
     // no reader uses the log, so the next commit writes the log from its start again. Writers
     // wait 16-30 ms on this machine's disk while it runs (two fsyncs).
     Result<void> Checkpoint() override {
+        // The id index's runs first (short write transactions of their own, when due).
+        TXG_RETURN_IF_ERROR(ids_.Maintain());
+        return CheckpointLog();
+    }
+
+    Result<void> CheckpointLog() {
         int log_frames = 0;
         int rc = sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                            nullptr);
@@ -395,7 +441,14 @@ class SqliteStore final : public Store {
         }
         std::from_chars(page_size.data(), page_size.data() + page_size.size(), page_size_);
         SetAutoCheckpoint(true);
-        return Migrate();
+        TXG_RETURN_IF_ERROR(Migrate());
+        // Leftovers of a crashed merge are dropped, and a tail left by an upgrade from schema
+        // version 3 (every row) is written into runs now rather than read into every
+        // connection's memory.
+        do {
+            TXG_RETURN_IF_ERROR(ids_.Maintain());
+        } while (ids_.MaintenanceDue());
+        return Ok();
     }
 
     Result<std::size_t> Append(std::span<const StoredTransaction> transactions,
@@ -418,20 +471,35 @@ class SqliteStore final : public Store {
             if (!sqlite3_get_autocommit(db_)) {
                 if (auto rb = Stmt(kRollback); rb) StepOnce(*rb);
             }
+            ids_.RolledBack();
             return std::unexpected(std::move(e));
         };
         if (!transactions.empty()) {
+            // Under the write lock: every id any process committed is in the index's view.
+            if (auto fresh = ids_.Refresh(); !fresh) {
+                Error e = fresh.error();
+                (void)rollback("append");
+                return std::unexpected(std::move(e));
+            }
             auto ins = Stmt(kInsertTx);
             if (!ins) return rollback("append: cannot prepare insert");
             StmtLease lease(*ins);
             for (const auto& tx : transactions) {
+                auto stored = ids_.Find(tx.transaction_id);
+                if (!stored) {
+                    Error e = stored.error();
+                    (void)rollback("append");
+                    return std::unexpected(std::move(e));
+                }
+                if (stored->has_value()) continue;  // stored before (or earlier in this batch)
                 BindTransaction(*ins, tx);
                 if (sqlite3_step(*ins) != SQLITE_DONE) {
                     return rollback("append: cannot insert transaction '" + tx.transaction_id +
                                         "' (seq " + std::to_string(tx.seq) + ")",
                                     *ins);
                 }
-                inserted += static_cast<std::size_t>(sqlite3_changes(db_));
+                ids_.Inserted(tx.transaction_id, sqlite3_last_insert_rowid(db_));
+                ++inserted;
                 sqlite3_reset(*ins);
             }
         }
@@ -454,20 +522,39 @@ class SqliteStore final : public Store {
         if (StepRetryingBusy(*commit, deadline) != SQLITE_DONE) {
             return rollback("append: commit failed");
         }
+        ids_.Committed();
+        // A writer with automatic checkpoints also keeps the id index's runs (the service's
+        // writer has them off: its checkpointing connection does it). An error is not the
+        // append's; the next call retries.
+        if (auto_checkpoint_ && ids_.MaintenanceDue()) (void)ids_.Maintain();
         return inserted;
     }
 
     Result<std::optional<StoredTransaction>> GetTransaction(std::string_view id) override {
-        auto s = Stmt(kGetTx);
-        if (!s) return std::unexpected(s.error());
-        StmtLease lease(*s);
-        BindText(*s, 1, id);
-        const int rc = sqlite3_step(*s);
-        if (rc == SQLITE_DONE) return std::optional<StoredTransaction>();
-        if (rc != SQLITE_ROW) return Fail("cannot read transaction '" + std::string(id) + "'");
-        std::optional<StoredTransaction> tx(std::in_place);
-        ReadTransaction(*s, *tx);
-        return tx;
+        // One read transaction: the index's view and the row from the same state.
+        auto begin = Stmt(kBeginRead);
+        if (!begin) return std::unexpected(begin.error());
+        if (StepOnce(*begin) != SQLITE_DONE) return Fail("cannot begin a read");
+        auto read = [&]() -> Result<std::optional<StoredTransaction>> {
+            TXG_RETURN_IF_ERROR(ids_.Refresh());
+            auto rowid = ids_.Find(id);
+            if (!rowid) return std::unexpected(rowid.error());
+            if (!rowid->has_value()) return std::optional<StoredTransaction>();
+            auto s = Stmt(kGetTx);
+            if (!s) return std::unexpected(s.error());
+            StmtLease lease(*s);
+            sqlite3_bind_int64(*s, 1, **rowid);
+            if (sqlite3_step(*s) != SQLITE_ROW)
+                return Fail("cannot read transaction '" + std::string(id) + "'");
+            std::optional<StoredTransaction> tx(std::in_place);
+            ReadTransaction(*s, *tx);
+            return tx;
+        };
+        auto got = read();
+        if (!sqlite3_get_autocommit(db_)) {
+            if (auto c = Stmt(kCommit); c) StepOnce(*c);
+        }
+        return got;
     }
 
     Result<std::optional<StoredLabel>> GetLabel(std::string_view transaction_id) override {
@@ -715,7 +802,8 @@ class SqliteStore final : public Store {
     // The WAL hook: SQLite calls it after each commit, with the write lock released.
     static int AfterCommit(void* self, sqlite3*, const char*, int frames) {
         // An error here is not the commit's (it is done); the next commit's checkpoint retries.
-        if (frames >= kAutoCheckpointFrames) (void)static_cast<SqliteStore*>(self)->Checkpoint();
+        // The log only: the id index's maintenance writes, and would come back here.
+        if (frames >= kAutoCheckpointFrames) (void)static_cast<SqliteStore*>(self)->CheckpointLog();
         return SQLITE_OK;
     }
 
@@ -903,6 +991,8 @@ class SqliteStore final : public Store {
 
     std::string url_;
     sqlite3* db_;
+    IdIndex ids_;  // finds transactions by id (sqlite_id_index.hpp)
+    bool auto_checkpoint_ = false;
     int busy_timeout_ms_ = 5000;
     std::int64_t wal_limit_bytes_ = 0;  // 0: Checkpoint() never restarts the log
     std::int64_t page_size_ = 4096;
