@@ -199,9 +199,10 @@ Result<void> IdIndex::Refresh() {
         written_.clear();
         if (covered < covered_) seen_ = 0;  // the index was rebuilt: read the tail again
         covered_ = covered;
-        std::erase_if(tail_, [&](const auto& e) { return e.second <= covered_; });
         seen_ = std::max(seen_, covered_);
+        std::erase_if(tail_, [&](const IdPair& e) { return e.rowid <= covered_; });
         if (seen_ == covered_) tail_.clear();
+        TailRebuild();
         generation_ = generation;
     }
     auto tail = Prepare(kTail);
@@ -213,7 +214,7 @@ Result<void> IdIndex::Refresh() {
         const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(*tail, 1));
         const auto n = static_cast<std::size_t>(sqlite3_column_bytes(*tail, 1));
         seen_ = sqlite3_column_int64(*tail, 0);
-        tail_.emplace(IdHash(std::string_view(p ? p : "", n)), seen_);
+        TailAdd({IdHash(std::string_view(p ? p : "", n)), seen_});
     }
     if (rc != SQLITE_DONE) return Fail("cannot read the newest transaction ids");
     return Ok();
@@ -329,7 +330,11 @@ Result<bool> IdIndex::Candidates(const IdRun& run, std::uint64_t h,
 Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id) {
     const std::uint64_t h = IdHash(id);
     std::vector<std::int64_t> rowids;
-    for (auto [it, end] = tail_.equal_range(h); it != end; ++it) rowids.push_back(it->second);
+    if (!slots_.empty()) {
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = h & mask; slots_[i] != 0; i = (i + 1) & mask)
+            if (tail_[slots_[i] - 1].hash == h) rowids.push_back(tail_[slots_[i] - 1].rowid);
+    }
     for (auto r = runs_.rbegin(); r != runs_.rend(); ++r) {
         auto got = Candidates(**r, h, rowids);
         if (!got) return std::unexpected(got.error());
@@ -351,24 +356,43 @@ Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id) {
 }
 
 void IdIndex::Inserted(std::string_view id, std::int64_t rowid) {
-    if (pending_.empty()) seen_before_pending_ = seen_;
-    const std::uint64_t h = IdHash(id);
-    tail_.emplace(h, rowid);
-    pending_.emplace_back(h, rowid);
+    if (pending_ == 0) seen_before_pending_ = seen_;
+    TailAdd({IdHash(id), rowid});
+    ++pending_;
     seen_ = std::max(seen_, rowid);
 }
 
 void IdIndex::RolledBack() {
-    for (const auto& [h, rowid] : pending_) {
-        for (auto [it, end] = tail_.equal_range(h); it != end; ++it) {
-            if (it->second == rowid) {
-                tail_.erase(it);
-                break;
-            }
-        }
+    if (pending_ == 0) return;
+    // What this transaction inserted is the end of the tail (Refresh came before).
+    tail_.resize(tail_.size() - std::min(pending_, tail_.size()));
+    seen_ = seen_before_pending_;
+    pending_ = 0;
+    TailRebuild();
+}
+
+void IdIndex::TailAdd(IdPair p) {
+    tail_.push_back(p);
+    if (2 * tail_.size() > slots_.size()) {
+        TailRebuild();
+        return;
     }
-    if (!pending_.empty()) seen_ = seen_before_pending_;
-    pending_.clear();
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = p.hash & mask;
+    while (slots_[i] != 0) i = (i + 1) & mask;
+    slots_[i] = static_cast<std::uint32_t>(tail_.size());
+}
+
+void IdIndex::TailRebuild() {
+    std::size_t capacity = 1024;
+    while (capacity < 4 * tail_.size()) capacity *= 2;
+    slots_.assign(capacity, 0);
+    const std::size_t mask = capacity - 1;
+    for (std::size_t k = 0; k < tail_.size(); ++k) {
+        std::size_t i = tail_[k].hash & mask;
+        while (slots_[i] != 0) i = (i + 1) & mask;
+        slots_[i] = static_cast<std::uint32_t>(k + 1);
+    }
 }
 
 bool IdIndex::MaintenanceDue() const {
@@ -402,18 +426,9 @@ Result<void> IdIndex::Maintain() {
 }
 
 Result<void> IdIndex::BuildLevel0() {
-    std::vector<std::pair<std::int64_t, std::uint64_t>> rows;  // rowid, hash
-    rows.reserve(tail_.size());
-    for (const auto& [h, rowid] : tail_) rows.emplace_back(rowid, h);
-    std::nth_element(rows.begin(), rows.begin() + kRunEntries - 1, rows.end());
-    rows.resize(kRunEntries);
-    std::int64_t last = 0;
-    std::vector<IdPair> pairs;
-    pairs.reserve(rows.size());
-    for (const auto& [rowid, h] : rows) {
-        last = std::max(last, rowid);
-        pairs.push_back({h, rowid});
-    }
+    // The tail is in rowid order: its first kRunEntries rows.
+    std::vector<IdPair> pairs(tail_.begin(), tail_.begin() + kRunEntries);
+    const std::int64_t last = pairs.back().rowid;
     std::sort(pairs.begin(), pairs.end());
     auto run = WriteRun(0, covered_ + 1, last, pairs, {});
     if (!run) return std::unexpected(run.error());

@@ -35,7 +35,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "txguard/core/result.hpp"
@@ -79,7 +78,7 @@ class IdIndex {
     // This connection inserted `id` at `rowid` in its current write transaction (after Refresh).
     void Inserted(std::string_view id, std::int64_t rowid);
     // The write transaction committed, or rolled back (what Inserted added is forgotten).
-    void Committed() { pending_.clear(); }
+    void Committed() { pending_ = 0; }
     void RolledBack();
 
     // Outside any transaction: writes runs of the tail while it holds kRunEntries rows, merges
@@ -139,8 +138,14 @@ class IdIndex {
     std::vector<std::shared_ptr<const IdRun>> written_;  // by this connection, until Refresh
     std::int64_t covered_ = 0;                           // the runs cover rowids 1..covered_
     std::int64_t seen_ = 0;                              // the tail holds rowids covered_+1..seen_
-    std::unordered_multimap<std::uint64_t, std::int64_t> tail_;  // hash -> rowid
-    std::vector<std::pair<std::uint64_t, std::int64_t>> pending_;
+    // The tail in rowid order, and an open-addressing table over it (linear probing on the
+    // hash; a slot holds a position + 1, 0 = empty) rebuilt when it grows, is pruned or loses a
+    // rolled-back insert: no allocation a row.
+    std::vector<IdPair> tail_;
+    std::vector<std::uint32_t> slots_;
+    void TailAdd(IdPair p);
+    void TailRebuild();
+    std::size_t pending_ = 0;  // rows this connection inserted in its current write transaction
     std::int64_t seen_before_pending_ = 0;
     bool orphans_checked_ = false;
 };
