@@ -8,6 +8,7 @@
 #include <mutex>
 #include <utility>
 
+#include "sqlite_stmt.hpp"
 #include "txguard/core/bytes.hpp"
 
 namespace txguard::store_detail {
@@ -58,17 +59,6 @@ std::int64_t NowMs() {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
-
-class Reset {
-  public:
-    explicit Reset(sqlite3_stmt* s) : s_(s) {}
-    ~Reset() { sqlite3_reset(s_); }
-    Reset(const Reset&) = delete;
-    Reset& operator=(const Reset&) = delete;
-
-  private:
-    sqlite3_stmt* s_;
-};
 
 // Runs are immutable: their loaded form is shared by every connection of the process.
 std::mutex g_cache_mutex;
@@ -164,7 +154,7 @@ Result<void> IdIndex::Refresh() {
     if (!state) return std::unexpected(state.error());
     std::int64_t generation = 0;
     {
-        Reset reset(*state);
+        StmtLease reset(*state);
         if (sqlite3_step(*state) != SQLITE_ROW) return Fail("cannot read the id index's state");
         generation = sqlite3_column_int64(*state, 0);
         nonce_ = sqlite3_column_int64(*state, 1);
@@ -174,7 +164,7 @@ Result<void> IdIndex::Refresh() {
         if (!list) return std::unexpected(list.error());
         std::vector<std::array<std::int64_t, 6>> rows;
         {
-            Reset reset(*list);
+            StmtLease reset(*list);
             int rc;
             while ((rc = sqlite3_step(*list)) == SQLITE_ROW) {
                 auto& r = rows.emplace_back();
@@ -207,7 +197,7 @@ Result<void> IdIndex::Refresh() {
     }
     auto tail = Prepare(kTail);
     if (!tail) return std::unexpected(tail.error());
-    Reset reset(*tail);
+    StmtLease reset(*tail);
     sqlite3_bind_int64(*tail, 1, seen_);
     int rc;
     while ((rc = sqlite3_step(*tail)) == SQLITE_ROW) {
@@ -259,7 +249,7 @@ Result<std::shared_ptr<const IdRun>> IdIndex::Acquire(std::int64_t run, std::int
 Result<std::vector<IdPair>> IdIndex::ReadRun(const IdRun& run) {
     auto s = Prepare(kRunBlocks);
     if (!s) return std::unexpected(s.error());
-    Reset reset(*s);
+    StmtLease reset(*s);
     sqlite3_bind_int64(*s, 1, BlockKey(run.run, 0));
     sqlite3_bind_int64(*s, 2, BlockKey(run.run, 0xffffffffu));
     std::vector<IdPair> pairs;
@@ -309,7 +299,7 @@ Result<bool> IdIndex::Candidates(const IdRun& run, std::uint64_t h,
     auto s = Prepare(kBlock);
     if (!s) return std::unexpected(s.error());
     for (; block < run.fence.size() && run.fence[block] <= h; ++block) {
-        Reset reset(*s);
+        StmtLease reset(*s);
         sqlite3_bind_int64(*s, 1, BlockKey(run.run, block));
         if (sqlite3_step(*s) != SQLITE_ROW)
             return Corrupt(run.run, "block " + std::to_string(block) + " cannot be read");
@@ -343,7 +333,7 @@ Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id) {
     auto s = Prepare(kRowId);
     if (!s) return std::unexpected(s.error());
     for (const auto rowid : rowids) {
-        Reset reset(*s);
+        StmtLease reset(*s);
         sqlite3_bind_int64(*s, 1, rowid);
         const int rc = sqlite3_step(*s);
         if (rc == SQLITE_DONE) continue;  // a rolled-back insert's rowid
@@ -459,7 +449,7 @@ Result<void> IdIndex::Merge() {
             if (!listed) return std::unexpected(listed.error());
             for (const auto& in : inputs) {
                 {
-                    Reset reset(*listed);
+                    StmtLease reset(*listed);
                     sqlite3_bind_int64(*listed, 1, in->run);
                     sqlite3_bind_int64(*listed, 2, in->level);
                     if (sqlite3_step(*listed) != SQLITE_ROW)
@@ -499,7 +489,7 @@ Result<std::int64_t> IdIndex::WriteRun(std::int64_t level, std::int64_t first, s
         return std::unexpected(std::move(e));
     };
     auto step_done = [&](sqlite3_stmt* s, const char* what) -> Result<void> {
-        Reset reset(s);
+        StmtLease reset(s);
         if (sqlite3_step(s) != SQLITE_DONE) return Fail(what);
         return Ok();
     };
@@ -509,7 +499,7 @@ Result<std::int64_t> IdIndex::WriteRun(std::int64_t level, std::int64_t first, s
         if (!state) return rollback(state.error());
         std::int64_t generation = -1;
         {
-            Reset reset(*state);
+            StmtLease reset(*state);
             if (sqlite3_step(*state) != SQLITE_ROW)
                 return rollback(Fail("cannot read the id index's state").error());
             generation = sqlite3_column_int64(*state, 0);
@@ -548,7 +538,7 @@ Result<std::int64_t> IdIndex::WriteRun(std::int64_t level, std::int64_t first, s
         auto check = Prepare(kCountRuns);
         if (!check) return rollback(check.error());
         for (const auto& in : inputs) {
-            Reset reset(*check);
+            StmtLease reset(*check);
             sqlite3_bind_int64(*check, 1, in->run);
             sqlite3_bind_int64(*check, 2, in->level);
             if (sqlite3_step(*check) != SQLITE_ROW)
@@ -610,7 +600,7 @@ Result<void> IdIndex::DropBlocks(std::int64_t run) {
     auto s = Prepare(kDropBlocks);
     if (!s) return std::unexpected(s.error());
     for (;;) {
-        Reset reset(*s);
+        StmtLease reset(*s);
         sqlite3_bind_int64(*s, 1, BlockKey(run, 0));
         sqlite3_bind_int64(*s, 2, BlockKey(run, 0xffffffffu));
         sqlite3_bind_int64(*s, 3, static_cast<std::int64_t>(kBlocksPerTransaction));
@@ -626,7 +616,7 @@ Result<void> IdIndex::DropOrphans() {
     if (!s) return std::unexpected(s.error());
     std::vector<std::int64_t> runs;
     {
-        Reset reset(*s);
+        StmtLease reset(*s);
         sqlite3_bind_int64(*s, 1, NowMs() - kStalePendingMs);
         int rc;
         while ((rc = sqlite3_step(*s)) == SQLITE_ROW) runs.push_back(sqlite3_column_int64(*s, 0));
@@ -639,13 +629,13 @@ Result<void> IdIndex::DropOrphans() {
     if (!next) return std::unexpected(next.error());
     if (!exists) return std::unexpected(exists.error());
     for (std::int64_t from = 0;;) {
-        Reset reset(*next);
+        StmtLease reset(*next);
         sqlite3_bind_int64(*next, 1, from);
         const int rc = sqlite3_step(*next);
         if (rc == SQLITE_DONE) break;
         if (rc != SQLITE_ROW) return Fail("cannot look for leftovers of the id index");
         const std::int64_t run = sqlite3_column_int64(*next, 0) >> 32;
-        Reset reset_exists(*exists);
+        StmtLease reset_exists(*exists);
         sqlite3_bind_int64(*exists, 1, run);
         if (sqlite3_step(*exists) != SQLITE_ROW)
             return Fail("cannot look for leftovers of the id index");
@@ -662,7 +652,7 @@ Result<void> IdIndex::DropOrphans() {
 Result<void> IdIndex::DropRun(std::int64_t run) {
     auto drop = Prepare(kDropRun);
     if (!drop) return std::unexpected(drop.error());
-    Reset reset(*drop);
+    StmtLease reset(*drop);
     sqlite3_bind_int64(*drop, 1, run);
     if (sqlite3_step(*drop) != SQLITE_DONE)
         return Fail("cannot drop run " + std::to_string(run) + " of the id index");

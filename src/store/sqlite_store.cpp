@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "sqlite_id_index.hpp"
+#include "sqlite_stmt.hpp"
 #include "sqlite_vfs.hpp"
 
 namespace txguard::store_detail {
@@ -213,22 +214,6 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "DELETE FROM snapshot_chunks WHERE model_key = ?1 AND (seq, idx) IN (SELECT seq, idx FROM"
     " snapshot_chunks WHERE model_key = ?1 AND seq != ?2 LIMIT ?3)",
     "BEGIN",
-};
-
-// Resets a cached statement (and drops its bindings) when a call is done with it.
-class StmtLease {
-  public:
-    explicit StmtLease(sqlite3_stmt* s) : s_(s) {}
-    ~StmtLease() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-    }
-    StmtLease(const StmtLease&) = delete;
-    StmtLease& operator=(const StmtLease&) = delete;
-    sqlite3_stmt* get() const { return s_; }
-
-  private:
-    sqlite3_stmt* s_;
 };
 
 void BindText(sqlite3_stmt* s, int i, std::string_view text) {

@@ -38,7 +38,8 @@
 // Several processes may write one store at once (stream workers, one per set of partitions):
 // SQLite serialises writers with BEGIN IMMEDIATE and waits up to busy_timeout_ms for the lock;
 // PostgreSQL runs them concurrently. Two writers appending the same transaction_id at once store
-// it once, without an error.
+// it once, without an error. (SQLite finds ids through sorted runs kept by Checkpoint() and by
+// writers with automatic checkpoints, not a B-tree index: src/store/sqlite_id_index.hpp.)
 //
 // The schema is versioned (a `schema_version` table, migrations applied on open; a database from
 // a newer txguard is refused with a reason).

@@ -144,7 +144,7 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
 // each one's checkpoint (SQLite's own automatic one is passive) ends behind the other's
 // commits, so the log never started over (342 MiB here before the store's own automatic
 // checkpoint, with schema version 3's id index). The store's automatic checkpoint restarts it
-// (9 MiB at most; 72 MiB with ?wal_limit_mb=0).
+// (12-17 MiB at most in 5 runs; 150 MiB with ?wal_limit_mb=0).
 TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
     TempDir dir;
     const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
@@ -162,7 +162,7 @@ TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
         } count{**store, restarts};
         std::uintmax_t size = 0;
         std::uint64_t seq = 0;
-        for (int b = 0; b < 1500; ++b) {
+        for (int b = 0; b < 3000; ++b) {
             auto r = (*store)->Append(ScatteredBatch(seq, static_cast<std::uint32_t>(who)), {});
             ASSERT_TRUE(r.has_value()) << r.error().ToString();
             std::error_code ec;
@@ -180,7 +180,7 @@ TEST(SqliteStore, TwoWritersWithAutomaticCheckpointsRestartTheLog) {
     std::printf("largest log: %ju KiB; it shrank %d times, restarted %ju times\n",
                 largest.load() >> 10, shrank.load(), static_cast<std::uintmax_t>(restarts.load()));
     EXPECT_GE(restarts.load(), 3u);
-    EXPECT_LE(largest.load(), std::uintmax_t{24} << 20) << (largest.load() >> 20) << " MiB";
+    EXPECT_LE(largest.load(), std::uintmax_t{64} << 20) << (largest.load() >> 20) << " MiB";
 }
 
 // A restart holds the write lock while it waits for readers of the old log. A reader that
