@@ -43,7 +43,8 @@ namespace txguard::store_detail {
 
 // Its tables are created by the store's migration to schema version 4 (sqlite_store.cpp).
 
-// The stable hash ids are indexed by.
+// The hash ids are indexed by. Runs on disk hold it: changing it needs a schema migration that
+// rebuilds them.
 std::uint64_t IdHash(std::string_view id);
 
 struct IdRun;
