@@ -2,15 +2,12 @@
 
 #include <cmath>
 
+#include "txguard/core/bytes.hpp"
+
 namespace txguard {
 namespace {
 __extension__ typedef unsigned __int128 u128;
-std::uint64_t SplitMix64(std::uint64_t& x) {
-    std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+std::uint64_t SplitMix64(std::uint64_t& x) { return MixBits64(x += 0x9e3779b97f4a7c15ULL); }
 inline std::uint64_t Rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 }  // namespace
 

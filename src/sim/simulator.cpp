@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "terminal_grid.hpp"
+#include "txguard/core/bytes.hpp"
 #include "txguard/core/check.hpp"
 #include "txguard/core/parallel.hpp"
 #include "txguard/core/rng.hpp"
@@ -58,12 +59,7 @@ enum class Stream : std::uint64_t {
     kAccountTakeover,       // per day
 };
 
-std::uint64_t Mix64(std::uint64_t z) {
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+std::uint64_t Mix64(std::uint64_t z) { return MixBits64(z + 0x9e3779b97f4a7c15ULL); }
 
 std::uint64_t StreamId(Stream s, std::uint64_t a, std::uint64_t b = 0) {
     return Mix64(Mix64(Mix64(static_cast<std::uint64_t>(s)) ^ a) ^ b);

@@ -69,13 +69,7 @@ std::map<std::pair<std::int64_t, std::int64_t>, std::weak_ptr<const IdRun>> g_ca
 std::uint64_t IdHash(std::string_view id) {
     // FNV-1a, then a finaliser (splitmix64's) so that every bit depends on every byte: the high
     // bits pick Bloom buckets and order the runs.
-    std::uint64_t h = Fnv1a64(id);
-    h ^= h >> 30;
-    h *= 0xbf58476d1ce4e5b9ull;
-    h ^= h >> 27;
-    h *= 0x94d049bb133111ebull;
-    h ^= h >> 31;
-    return h;
+    return MixBits64(Fnv1a64(id));
 }
 
 // One run, as a lookup needs it in memory: the first hash of each block, and a Bloom filter.

@@ -23,6 +23,14 @@ inline std::uint64_t Fnv1a64(std::string_view bytes) {
     return h;
 }
 
+// splitmix64's finaliser: every output bit depends on every input bit. Stable across builds
+// (the SQLite store's id index keeps hashes mixed by it on disk).
+inline std::uint64_t MixBits64(std::uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
 // Makes `buf` empty with a capacity of at least n bytes whose pages are already written once
 // (faulted in): a writer that then fills it under a lock pays no page faults there. A buffer
 // already big enough is only cleared.
