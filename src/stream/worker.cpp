@@ -1,8 +1,10 @@
 #include "txguard/stream/worker.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <map>
+#include <mutex>
 #include <thread>
 #include <unordered_set>
 
@@ -371,7 +373,37 @@ Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
                                           const std::atomic<bool>& stop) {
     auto store = OpenStore(options.db_url);
     if (!store) return std::unexpected(store.error());
-    return RunStreamWorker(options, transport, std::move(*store), stop);
+    // A SQLite file: its log and id index are maintained from a second connection on a thread of
+    // its own every 100 ms, as the server does, not by the committing thread after its commits
+    // (the id index's runs written and merged there cost the workers 10-20% end to end;
+    // docs/benchmarks.md, session 10). A private in-memory database cannot be shared.
+    if (!options.db_url.starts_with("sqlite://")) {
+        return RunStreamWorker(options, transport, std::move(*store), stop);
+    }
+    auto maintainer = OpenStore(options.db_url);
+    if (!maintainer) return std::unexpected(maintainer.error());
+    (*store)->SetAutoCheckpoint(false);
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::thread maintain([&] {
+        std::unique_lock lock(mu);
+        while (!cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return done; })) {
+            lock.unlock();
+            if (auto r = (*maintainer)->Checkpoint(); !r && !options.quiet)
+                std::fprintf(stderr, "txguard stream: store maintenance: %s\n",
+                             r.error().ToString().c_str());
+            lock.lock();
+        }
+    });
+    auto stats = RunStreamWorker(options, transport, std::move(*store), stop);
+    {
+        std::lock_guard lock(mu);
+        done = true;
+    }
+    cv.notify_one();
+    maintain.join();
+    return stats;
 }
 
 Result<StreamWorkerStats> RunStreamWorker(const StreamWorkerOptions& options,
