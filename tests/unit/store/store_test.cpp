@@ -99,8 +99,9 @@ std::pair<std::unique_ptr<Store>, std::unique_ptr<Store>> WriterAndCheckpointer(
 // another checkpoints every few milliseconds. Passive checkpoints alone never let the log start
 // over while commits keep coming (each ends behind the commits made while it ran), so the log
 // file only grew: with ?wal_limit_mb=0 here it reached 437 MiB with the B-tree id index of
-// schema version 3, 67 MiB with the id index's runs (less log a row). With a limit the
-// checkpointer restarts the log (4.9 MiB at most here).
+// schema version 3 (half as many batches), 143 MiB with the id index's runs (less log a row).
+// With a limit the checkpointer restarts the log: 13-16 MiB at most in three runs, 33 MiB once
+// in a full parallel test run (half as many batches) that starved the checkpointer's thread.
 TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     TempDir dir;
     const std::string url = dir.Url("wal.db", "?wal_limit_mb=1");
@@ -119,7 +120,7 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     std::uintmax_t size = 0, largest = 0;
     int shrank = 0;
     std::uint64_t seq = 0;
-    for (int b = 0; b < 3000; ++b) {
+    for (int b = 0; b < 6000; ++b) {
         auto r = writer->Append(ScatteredBatch(seq), {});
         ASSERT_TRUE(r.has_value()) << r.error().ToString();
         const std::uintmax_t now = std::filesystem::file_size(wal);
@@ -137,7 +138,7 @@ TEST(SqliteStore, CheckpointsRestartTheLogUnderContinuousCommits) {
     // The limit, plus what is committed while the checkpointer syncs before a restart (the
     // writer here commits far faster than the service does). The log restarts from its start
     // without shrinking unless it outgrew twice the limit (journal_size_limit).
-    EXPECT_LE(largest, std::uintmax_t{24} << 20) << (largest >> 20) << " MiB";
+    EXPECT_LE(largest, std::uintmax_t{64} << 20) << (largest >> 20) << " MiB";
 }
 
 // Two writers on one file with automatic checkpoints, as stream workers in two processes run:
