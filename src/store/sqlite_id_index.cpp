@@ -311,8 +311,7 @@ Result<bool> IdIndex::Candidates(const IdRun& run, std::uint64_t h,
     return true;
 }
 
-Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id) {
-    const std::uint64_t h = IdHash(id);
+Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id, std::uint64_t h) {
     std::vector<std::int64_t> rowids;
     if (!slots_.empty()) {
         const std::size_t mask = slots_.size() - 1;
@@ -339,9 +338,9 @@ Result<std::optional<std::int64_t>> IdIndex::Find(std::string_view id) {
     return std::optional<std::int64_t>();
 }
 
-void IdIndex::Inserted(std::string_view id, std::int64_t rowid) {
+void IdIndex::Inserted(std::uint64_t hash, std::int64_t rowid) {
     if (pending_ == 0) seen_before_pending_ = seen_;
-    TailAdd({IdHash(id), rowid});
+    TailAdd({hash, rowid});
     ++pending_;
     seen_ = std::max(seen_, rowid);
 }

@@ -74,10 +74,12 @@ class IdIndex {
     // Inside a transaction: loads the runs if they changed, then reads the rows appended after
     // what this connection has seen into the tail.
     Result<void> Refresh();
-    // Inside the same transaction, after Refresh: the rowid of the transaction with this id.
-    Result<std::optional<std::int64_t>> Find(std::string_view id);
-    // This connection inserted `id` at `rowid` in its current write transaction (after Refresh).
-    void Inserted(std::string_view id, std::int64_t rowid);
+    // Inside the same transaction, after Refresh: the rowid of the transaction with this id
+    // (`hash` = IdHash(id), computed once by the caller for Find and Inserted).
+    Result<std::optional<std::int64_t>> Find(std::string_view id, std::uint64_t hash);
+    // This connection inserted the id of this hash at `rowid` in its current write transaction
+    // (after Refresh).
+    void Inserted(std::uint64_t hash, std::int64_t rowid);
     // The write transaction committed, or rolled back (what Inserted added is forgotten).
     void Committed() { pending_ = 0; }
     void RolledBack();
@@ -88,9 +90,6 @@ class IdIndex {
     Result<void> Maintain();
     // Whether Maintain has work (as of the last Refresh).
     bool MaintenanceDue() const;
-
-    std::size_t TailSize() const { return tail_.size(); }
-    std::size_t RunCount() const { return runs_.size(); }
 
   private:
     enum Stmt : int {

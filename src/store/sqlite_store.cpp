@@ -104,8 +104,8 @@ ALTER TABLE snapshots ADD COLUMN chunks INTEGER NOT NULL DEFAULT 0;
 )sql",
     // v4: transaction ids are found through the id index (sqlite_id_index.hpp) instead of a
     // B-tree index on the column, so the table is rebuilt without its UNIQUE constraint (an
-    // index SQLite cannot drop); the rows keep their order and become the index's tail, which
-    // the first Checkpoint() writes into runs.
+    // index SQLite cannot drop); the rows keep their order, and Init writes them into the id
+    // index's runs before the store is returned.
     R"sql(
 CREATE TABLE transactions_v4(
     partition INTEGER NOT NULL,
@@ -470,7 +470,8 @@ class SqliteStore final : public Store {
             if (!ins) return rollback("append: cannot prepare insert");
             StmtLease lease(*ins);
             for (const auto& tx : transactions) {
-                auto stored = ids_.Find(tx.transaction_id);
+                const std::uint64_t hash = IdHash(tx.transaction_id);
+                auto stored = ids_.Find(tx.transaction_id, hash);
                 if (!stored) {
                     Error e = stored.error();
                     (void)rollback("append");
@@ -483,7 +484,7 @@ class SqliteStore final : public Store {
                                         "' (seq " + std::to_string(tx.seq) + ")",
                                     *ins);
                 }
-                ids_.Inserted(tx.transaction_id, sqlite3_last_insert_rowid(db_));
+                ids_.Inserted(hash, sqlite3_last_insert_rowid(db_));
                 ++inserted;
                 sqlite3_reset(*ins);
             }
@@ -522,7 +523,7 @@ class SqliteStore final : public Store {
         if (StepOnce(*begin) != SQLITE_DONE) return Fail("cannot begin a read");
         auto read = [&]() -> Result<std::optional<StoredTransaction>> {
             TXG_RETURN_IF_ERROR(ids_.Refresh());
-            auto rowid = ids_.Find(id);
+            auto rowid = ids_.Find(id, IdHash(id));
             if (!rowid) return std::unexpected(rowid.error());
             if (!rowid->has_value()) return std::optional<StoredTransaction>();
             auto s = Stmt(kGetTx);
