@@ -153,11 +153,29 @@ Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringMode
 }
 
 Result<std::uint64_t> RestoreLatestSnapshot(FeatureEngine& engine, Store& store,
-                                            std::string_view key, std::string* skipped) {
+                                            std::uint32_t partition, std::string_view key,
+                                            std::string* skipped) {
     if (skipped != nullptr) skipped->clear();
     auto snap = store.LatestSnapshot(key);
-    if (!snap) return std::unexpected(snap.error());
+    if (!snap) {
+        // A damaged snapshot (a file cut short, a checksum mismatch) is derived data: the events
+        // it would spare replaying are all in the store.
+        if (snap.error().code != ErrorCode::kCorrupt) return std::unexpected(snap.error());
+        if (skipped != nullptr)
+            *skipped = "stored snapshot skipped (" + snap.error().message +
+                       "); replaying every stored event";
+        return std::uint64_t{0};
+    }
     if (!*snap) return std::uint64_t{0};
+    auto newest = store.MaxSeq(partition);
+    if (!newest) return std::unexpected(newest.error());
+    if ((*snap)->seq > *newest) {
+        if (skipped != nullptr)
+            *skipped = "snapshot at seq " + std::to_string((*snap)->seq) +
+                       " skipped (it is ahead of the store, whose newest event is seq " +
+                       std::to_string(*newest) + "); replaying every stored event";
+        return std::uint64_t{0};
+    }
     if (auto r = engine.Restore((*snap)->bytes); !r) {
         // Restore leaves the engine as it was (empty) when it refuses.
         if (skipped != nullptr)

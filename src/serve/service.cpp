@@ -213,7 +213,7 @@ struct ScoringService::Impl {
     bool snap_quit = false;
     std::thread snap_thread;
     std::unique_ptr<Store> snap_store;
-    std::string snapshot_buffer;  // the last snapshot's memory, reused (snapshot thread / Close)
+    std::string snapshot_piece;  // a snapshot step's bytes, reused (snapshot thread / Close)
     std::uint64_t restored_events = 0;
     std::string snapshot_skipped;  // why the stored snapshot was not used at start ("" if it was)
 
@@ -799,42 +799,57 @@ void ScoringService::Impl::WakeSnapshotThread() {
 }
 
 Result<void> ScoringService::Impl::WriteSnapshot() {
-    StoredSnapshot snap;
-    std::uint64_t horizon = 0;
+    // The state is written in steps of kStepBytes with the scoring lock released between them
+    // (FeatureEngine::BeginSnapshot: an entity about to change is written first), and each step's
+    // bytes go to the store's sink outside the lock: on SQLite, a file beside the database.
+    // Whole, a snapshot of 260 MB held the lock for 149 ms, needed a buffer as big, faulted in
+    // before each snapshot, and went through the database's log, whose writes and checkpoint
+    // copies stalled the store writer (docs/benchmarks.md, session 11).
+    constexpr std::size_t kStepBytes = 512 << 10;
     const auto t0 = Clock::now();
-    std::size_t size = 0;
-    Clock::duration held{};
-    {
+    Clock::duration longest{};
+    const auto locked = [&](auto&& f) {
         std::lock_guard lock(mu);
-        const auto locked = Clock::now();
-        size = engine->SnapshotSize();
-        held += Clock::now() - locked;
-    }
-    // The buffer's pages are faulted in here, outside the lock, with room for what is scored
-    // meanwhile: a first snapshot of 168 MB held the lock for 0.77 s, mostly in page faults, and
-    // every request waited (scripts/bench/serve_long.sh, docs/benchmarks.md).
-    ReserveFaultedIn(snapshot_buffer, size + size / 4);
-    {
-        std::lock_guard lock(mu);
-        const auto locked = Clock::now();
-        snap.seq = last_seq;
-        snap.model_key = model->spec_key;
-        snap.bytes = engine->SnapshotInto(std::move(snapshot_buffer));
+        const auto start = Clock::now();
+        f();
+        longest = std::max(longest, Clock::now() - start);
+    };
+    StoredSnapshot head;
+    std::uint64_t horizon = 0;
+    locked([&] {
+        head.seq = last_seq;
+        head.model_key = model->spec_key;
+        engine->BeginSnapshot();
         horizon = order.Issued();
-        held += Clock::now() - locked;
+    });
+    head.created_ms = WallClockMs();
+    // Until the last step, every entity change may copy the entity: end the snapshot on failure.
+    const auto abandon = [&](Error e) -> Result<void> {
+        locked([&] { engine->AbandonSnapshot(); });
+        return std::unexpected(std::move(e));
+    };
+    auto sink = snap_store->OpenSnapshot(head);
+    if (!sink) return abandon(sink.error());
+    std::uint64_t bytes = 0;
+    for (bool done = false; !done;) {
+        locked([&] { done = engine->SnapshotStep(snapshot_piece, kStepBytes); });
+        bytes += snapshot_piece.size();
+        if (auto a = (*sink)->Append(snapshot_piece); !a) {
+            if (done) return a;
+            return abandon(a.error());
+        }
+        std::this_thread::yield();  // let the requests that waited take the lock
     }
-    snapshot_lock_seconds->Set(std::chrono::duration<double>(held).count());
-    snapshot_bytes->Set(static_cast<double>(snap.bytes.size()));
-    snap.created_ms = WallClockMs();
-    // Every event up to snap.seq has a ticket below the horizon: once those are submitted (in
+    snapshot_lock_seconds->Set(std::chrono::duration<double>(longest).count());
+    snapshot_bytes->Set(static_cast<double>(bytes));
+    // Every event up to head.seq has a ticket below the horizon: once those are submitted (in
     // seq order) and the writer, which commits in submission order, has flushed, they are all
     // stored, so the snapshot never covers an event the store lacks.
     order.WaitAllBefore(horizon);
     writer->Flush();
     if (store_failed.load())
         return MakeError(ErrorCode::kIo, "not writing a snapshot after a storage failure");
-    auto put = snap_store->PutSnapshot(snap);
-    snapshot_buffer = std::move(snap.bytes);
+    auto put = (*sink)->Commit();
     snapshot_seconds->Set(std::chrono::duration<double>(Clock::now() - t0).count());
     return put;
 }
@@ -865,7 +880,7 @@ void ScoringService::Impl::SnapshotLoop() {
 Result<void> ScoringService::Impl::Restore() {
     const ScoringModel& m = *model;
     engine = std::make_unique<FeatureEngine>(m.bundle.features);
-    auto restored = RestoreLatestSnapshot(*engine, *reader, m.spec_key, &snapshot_skipped);
+    auto restored = RestoreLatestSnapshot(*engine, *reader, 0, m.spec_key, &snapshot_skipped);
     if (!restored) return std::unexpected(restored.error());
     const std::uint64_t from = *restored;
     // Idempotency index: every stored id (keys and times only for replayed events).
@@ -936,7 +951,8 @@ void ScoringService::Impl::SetupMetrics() {
     reloads = &metrics.AddCounter("txguard_model_reloads_total", "Successful model reloads");
     snapshot_lock_seconds =
         &metrics.AddGauge("txguard_snapshot_lock_seconds",
-                          "How long the latest feature-state snapshot held the scoring lock");
+                          "The longest the latest feature-state snapshot held the scoring lock "
+                          "at once (it is written in steps)");
     snapshot_seconds = &metrics.AddGauge(
         "txguard_snapshot_seconds",
         "Duration of the latest feature-state snapshot, its store write included");

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "sqlite_id_index.hpp"
+#include "sqlite_snapshot_file.hpp"
 #include "sqlite_stmt.hpp"
 #include "sqlite_vfs.hpp"
 
@@ -142,12 +143,8 @@ INSERT INTO id_index_state VALUES(0, random());
 )sql",
 };
 
-// Snapshots above this size go to snapshot_chunks in pieces of this size, one transaction each:
-// the live writer waits for the write lock while one is written, so pieces are kept small (1 MiB
-// before; the change with the busy handler below: docs/benchmarks.md, "Snapshots stalled the
-// writer"). Readers take pieces of any size (a database written with 1 MiB pieces reads as before).
-constexpr std::size_t kSnapshotChunkBytes = 256 << 10;
-// The previous snapshot's pieces are deleted this many per transaction, after the new one is in.
+// Earlier versions wrote large snapshots into snapshot_chunks in 256 KiB pieces; they are still
+// read, and dropped this many per transaction once the key has a newer snapshot.
 constexpr int kChunksDroppedPerTransaction = 8;
 
 constexpr int kLatestVersion = static_cast<int>(kMigrations.size());
@@ -181,7 +178,7 @@ enum StmtId : int {
     kCountTx,
     kPutSnapshot,
     kGetSnapshot,
-    kPutChunk,
+    kDropSnapshotRow,
     kGetChunks,
     kDropOtherChunks,
     kBeginRead,
@@ -209,7 +206,7 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "SELECT count(*) FROM transactions",
     "INSERT OR REPLACE INTO snapshots(model_key, seq, created_ms, bytes, chunks) VALUES(?,?,?,?,?)",
     "SELECT model_key, seq, created_ms, bytes, chunks FROM snapshots WHERE model_key = ?",
-    "INSERT OR REPLACE INTO snapshot_chunks(model_key, seq, idx, bytes) VALUES(?,?,?,?)",
+    "DELETE FROM snapshots WHERE model_key = ?",
     "SELECT bytes FROM snapshot_chunks WHERE model_key = ? AND seq = ? ORDER BY idx",
     "DELETE FROM snapshot_chunks WHERE model_key = ?1 AND (seq, idx) IN (SELECT seq, idx FROM"
     " snapshot_chunks WHERE model_key = ?1 AND seq != ?2 LIMIT ?3)",
@@ -427,6 +424,13 @@ class SqliteStore final : public Store {
         std::from_chars(page_size.data(), page_size.data() + page_size.size(), page_size_);
         SetAutoCheckpoint(true);
         TXG_RETURN_IF_ERROR(Migrate());
+        // Snapshot files sit beside a database on a file ("" for an in-memory one) and name
+        // this database's nonce.
+        if (const char* f = sqlite3_db_filename(db_, "main"); f != nullptr) db_path_ = f;
+        std::string nonce;
+        if (auto r = QueryText("SELECT nonce FROM id_index_state", nonce); !r || nonce.empty())
+            return OpenError(parsed, "cannot read the database's nonce");
+        std::from_chars(nonce.data(), nonce.data() + nonce.size(), nonce_);
         // Leftovers of a crashed merge are dropped, and a tail left by an upgrade from schema
         // version 3 (every row) is written into runs now rather than read into every
         // connection's memory.
@@ -659,72 +663,68 @@ class SqliteStore final : public Store {
         return QueryInt(kCountTx, "cannot count transactions");
     }
 
+    // Snapshots of a store on a file go to a file beside it (sqlite_snapshot_file.hpp); the
+    // snapshots table then only holds those of an in-memory store and of earlier versions.
     Result<void> PutSnapshot(const StoredSnapshot& snapshot) override {
-        const std::string_view bytes = snapshot.bytes;
-        const std::size_t chunks =
-            bytes.size() <= kSnapshotChunkBytes
-                ? 0
-                : (bytes.size() + kSnapshotChunkBytes - 1) / kSnapshotChunkBytes;
+        if (!db_path_.empty()) {
+            auto sink = OpenSnapshot(snapshot);
+            if (!sink) return std::unexpected(sink.error());
+            TXG_RETURN_IF_ERROR((*sink)->Append(snapshot.bytes));
+            return (*sink)->Commit();
+        }
         const std::string what = "cannot write the snapshot of '" + snapshot.model_key + "'";
-        // The pieces first, one short transaction each (autocommit); invisible until the row
-        // below names their seq. Pieces of a snapshot that never got its row are dropped by the
-        // next one.
-        for (std::size_t i = 0; i < chunks; ++i) {
-            auto c = Stmt(kPutChunk);
-            if (!c) return std::unexpected(c.error());
-            StmtLease lease(*c);
-            const std::string_view piece =
-                bytes.substr(i * kSnapshotChunkBytes, kSnapshotChunkBytes);
-            BindText(*c, 1, snapshot.model_key);
-            sqlite3_bind_int64(*c, 2, static_cast<sqlite3_int64>(snapshot.seq));
-            sqlite3_bind_int64(*c, 3, static_cast<sqlite3_int64>(i));
-            sqlite3_bind_blob64(*c, 4, piece.data(), piece.size(), SQLITE_STATIC);
-            if (StepRetryingBusy(*c, BusyDeadline()) != SQLITE_DONE) return Fail(what);
-        }
-        auto begin = Stmt(kBegin);
-        if (!begin) return std::unexpected(begin.error());
-        if (StepRetryingBusy(*begin, BusyDeadline()) != SQLITE_DONE) return Fail(what);
-        auto rollback = [&] {
-            auto e = Fail(what);
-            if (!sqlite3_get_autocommit(db_)) {
-                if (auto rb = Stmt(kRollback); rb) StepOnce(*rb);
-            }
-            return e;
-        };
-        {
-            auto s = Stmt(kPutSnapshot);
-            if (!s) return rollback();
-            StmtLease lease(*s);
-            BindText(*s, 1, snapshot.model_key);
-            sqlite3_bind_int64(*s, 2, static_cast<sqlite3_int64>(snapshot.seq));
-            sqlite3_bind_int64(*s, 3, snapshot.created_ms);
-            const std::string_view inline_bytes = chunks ? std::string_view() : bytes;
-            sqlite3_bind_blob64(*s, 4, inline_bytes.data() ? inline_bytes.data() : "",
-                                inline_bytes.size(), SQLITE_STATIC);
-            sqlite3_bind_int64(*s, 5, static_cast<sqlite3_int64>(chunks));
-            if (sqlite3_step(*s) != SQLITE_DONE) return rollback();
-        }
-        auto commit = Stmt(kCommit);
-        if (!commit || StepRetryingBusy(*commit, BusyDeadline()) != SQLITE_DONE) return rollback();
-        // Then the pieces of earlier snapshots (no longer named by any row), a few per short
-        // transaction: deleting tens of MB in one held the write lock for long. Pieces left by a
-        // crash here (or by a snapshot that never got its row) go with the next snapshot.
-        for (;;) {
-            auto d = Stmt(kDropOtherChunks);
-            if (!d) return std::unexpected(d.error());
-            StmtLease lease(*d);
-            BindText(*d, 1, snapshot.model_key);
-            sqlite3_bind_int64(*d, 2, static_cast<sqlite3_int64>(chunks ? snapshot.seq : -1));
-            sqlite3_bind_int(*d, 3, kChunksDroppedPerTransaction);
-            if (StepRetryingBusy(*d, BusyDeadline()) != SQLITE_DONE)
-                return Fail("cannot drop the pieces of earlier snapshots of '" +
-                            snapshot.model_key + "'");
-            if (sqlite3_changes(db_) == 0) break;
-        }
-        return Ok();
+        auto s = Stmt(kPutSnapshot);
+        if (!s) return std::unexpected(s.error());
+        StmtLease lease(*s);
+        BindText(*s, 1, snapshot.model_key);
+        sqlite3_bind_int64(*s, 2, static_cast<sqlite3_int64>(snapshot.seq));
+        sqlite3_bind_int64(*s, 3, snapshot.created_ms);
+        const std::string_view bytes = snapshot.bytes;
+        sqlite3_bind_blob64(*s, 4, bytes.data() ? bytes.data() : "", bytes.size(), SQLITE_STATIC);
+        sqlite3_bind_int64(*s, 5, 0);
+        if (StepRetryingBusy(*s, BusyDeadline()) != SQLITE_DONE) return Fail(what);
+        return DropSnapshotPieces(snapshot.model_key);
     }
 
+    Result<std::unique_ptr<SnapshotSink>> OpenSnapshot(const StoredSnapshot& head) override {
+        if (db_path_.empty()) return Store::OpenSnapshot(head);
+        auto file = OpenSnapshotFile(db_path_, nonce_, head);
+        if (!file) return std::unexpected(file.error());
+        // Once the file is in place, a snapshot of the key that an earlier version stored in the
+        // database is dropped.
+        class Sink final : public SnapshotSink {
+          public:
+            Sink(std::unique_ptr<SnapshotSink> file, SqliteStore& store, std::string key)
+                : file_(std::move(file)), store_(store), key_(std::move(key)) {}
+            Result<void> Append(std::string_view piece) override { return file_->Append(piece); }
+            Result<void> Commit() override {
+                TXG_RETURN_IF_ERROR(file_->Commit());
+                return store_.DropTableSnapshot(key_);
+            }
+
+          private:
+            std::unique_ptr<SnapshotSink> file_;
+            SqliteStore& store_;
+            std::string key_;
+        };
+        return std::unique_ptr<SnapshotSink>(
+            std::make_unique<Sink>(std::move(*file), *this, head.model_key));
+    }
+
+    // The newer of the file's snapshot and the table's (a store written by an earlier version
+    // has its snapshots in the table).
     Result<std::optional<StoredSnapshot>> LatestSnapshot(std::string_view model_key) override {
+        if (db_path_.empty()) return LatestTableSnapshot(model_key);
+        auto file = ReadSnapshotFile(db_path_, nonce_, model_key);
+        if (!file) return std::unexpected(file.error());
+        auto table = LatestTableSnapshot(model_key);
+        if (!*file) return table;
+        if (table && *table && (**table).seq > (**file).seq) return table;
+        return file;
+    }
+
+  private:
+    Result<std::optional<StoredSnapshot>> LatestTableSnapshot(std::string_view model_key) {
         const std::string what = "cannot read the snapshot of '" + std::string(model_key) + "'";
         // One read transaction: the row and its pieces from the same state of the database.
         auto begin = Stmt(kBeginRead);
@@ -784,7 +784,33 @@ class SqliteStore final : public Store {
         return r;
     }
 
-  private:
+    // Drops the table's snapshot of `key` and its pieces (a few per transaction: deleting tens
+    // of MB in one held the write lock for long).
+    Result<void> DropTableSnapshot(const std::string& key) {
+        auto s = Stmt(kDropSnapshotRow);
+        if (!s) return std::unexpected(s.error());
+        StmtLease lease(*s);
+        BindText(*s, 1, key);
+        if (StepRetryingBusy(*s, BusyDeadline()) != SQLITE_DONE)
+            return Fail("cannot drop the stored snapshot of '" + key + "'");
+        return DropSnapshotPieces(key);
+    }
+
+    // Drops every piece of the key's snapshots (only earlier versions wrote pieces).
+    Result<void> DropSnapshotPieces(const std::string& key) {
+        for (;;) {
+            auto d = Stmt(kDropOtherChunks);
+            if (!d) return std::unexpected(d.error());
+            StmtLease lease(*d);
+            BindText(*d, 1, key);
+            sqlite3_bind_int64(*d, 2, -1);
+            sqlite3_bind_int(*d, 3, kChunksDroppedPerTransaction);
+            if (StepRetryingBusy(*d, BusyDeadline()) != SQLITE_DONE)
+                return Fail("cannot drop the pieces of earlier snapshots of '" + key + "'");
+            if (sqlite3_changes(db_) == 0) return Ok();
+        }
+    }
+
     // The WAL hook: SQLite calls it after each commit, with the write lock released.
     static int AfterCommit(void* self, sqlite3*, const char*, int frames) {
         // An error here is not the commit's (it is done); the next commit's checkpoint retries.
@@ -977,7 +1003,9 @@ class SqliteStore final : public Store {
 
     std::string url_;
     sqlite3* db_;
-    IdIndex ids_;  // finds transactions by id (sqlite_id_index.hpp)
+    std::string db_path_;     // the database file; "" in memory
+    std::int64_t nonce_ = 0;  // id_index_state.nonce: random per database
+    IdIndex ids_;             // finds transactions by id (sqlite_id_index.hpp)
     bool auto_checkpoint_ = false;
     int busy_timeout_ms_ = 5000;
     std::int64_t wal_limit_bytes_ = 0;  // 0: Checkpoint() never restarts the log

@@ -25,7 +25,10 @@
 //                + partial index (ts_ms, seq, partition) WHERE decision != 'allow'
 //   labels(rowid, partition, seq, transaction_id, label, known_at_ms, received_ms)
 //                + unique index (partition, seq) + index (transaction_id, seq)
-//   snapshots(model_key TEXT PRIMARY KEY, seq, created_ms, bytes BLOB)
+//   snapshots(model_key TEXT PRIMARY KEY, seq, created_ms, bytes BLOB, chunks)
+//                + snapshot_chunks (earlier versions' pieces, still read)
+// Snapshots of a database on a file are files beside it (sqlite_snapshot_file.hpp); the table
+// holds an in-memory store's and those that earlier versions wrote.
 #include <memory>
 #include <string>
 

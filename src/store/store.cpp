@@ -10,6 +10,31 @@
 #include "store_url.hpp"
 
 namespace txguard {
+
+namespace {
+// Store::OpenSnapshot's default: the pieces in memory, one PutSnapshot at Commit.
+class BufferedSnapshotSink final : public SnapshotSink {
+  public:
+    BufferedSnapshotSink(Store& store, StoredSnapshot head)
+        : store_(store), snap_(std::move(head)) {}
+    Result<void> Append(std::string_view piece) override {
+        snap_.bytes.append(piece);
+        return Ok();
+    }
+    Result<void> Commit() override { return store_.PutSnapshot(snap_); }
+
+  private:
+    Store& store_;
+    StoredSnapshot snap_;
+};
+}  // namespace
+
+Result<std::unique_ptr<SnapshotSink>> Store::OpenSnapshot(const StoredSnapshot& head) {
+    StoredSnapshot snap = head;
+    snap.bytes.clear();
+    return std::make_unique<BufferedSnapshotSink>(*this, std::move(snap));
+}
+
 namespace store_detail {
 namespace {
 

@@ -152,7 +152,7 @@ class Worker {
         PartitionState st;
         st.engine = std::make_unique<FeatureEngine>(m_->bundle.features);
         std::string skipped;
-        auto restored = RestoreLatestSnapshot(*st.engine, *store_, SnapshotKey(p), &skipped);
+        auto restored = RestoreLatestSnapshot(*st.engine, *store_, p, SnapshotKey(p), &skipped);
         if (!restored) return std::unexpected(restored.error());
         const std::uint64_t from = *restored;
         if (!skipped.empty()) Log("partition " + std::to_string(p) + ": " + skipped);

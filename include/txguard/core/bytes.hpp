@@ -31,19 +31,6 @@ inline std::uint64_t MixBits64(std::uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// Makes `buf` empty with a capacity of at least n bytes whose pages are already written once
-// (faulted in): a writer that then fills it under a lock pays no page faults there. A buffer
-// already big enough is only cleared.
-inline void ReserveFaultedIn(std::string& buf, std::size_t n) {
-    if (buf.capacity() < n) {
-        std::string fresh;
-        fresh.reserve(n);
-        fresh.resize(fresh.capacity());  // writes every page
-        buf = std::move(fresh);
-    }
-    buf.clear();
-}
-
 class ByteWriter {
   public:
     ByteWriter() = default;

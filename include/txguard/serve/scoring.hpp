@@ -87,11 +87,15 @@ Result<TxInput> ReplayStoredTransaction(FeatureEngine& engine, const ScoringMode
 
 // Restores `engine` from the newest snapshot stored under `key` and returns the sequence number
 // to replay the store's events after (0 when there is none). A snapshot this build cannot use —
-// another snapshot format, another feature spec, corrupt bytes — is skipped, not an error: a
+// another snapshot format, another feature spec, corrupt bytes, a damaged file (kCorrupt from
+// the store) — is skipped, not an error: a
 // snapshot only saves replay time, so the engine stays empty and every stored event is replayed
 // (same state, slower start); *skipped then says why (empty otherwise). Store failures are errors.
+// A snapshot ahead of the store (its seq beyond the newest stored event of `partition`: a database
+// restored from an older backup beside a newer snapshot file) is skipped the same way.
 Result<std::uint64_t> RestoreLatestSnapshot(FeatureEngine& engine, Store& store,
-                                            std::string_view key, std::string* skipped);
+                                            std::uint32_t partition, std::string_view key,
+                                            std::string* skipped);
 
 // The stored part of a score answer: {"transaction_id","score","decision","reasons",
 // "model_version" — without the closing brace (the HTTP answer appends latency_us).

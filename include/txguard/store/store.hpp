@@ -109,6 +109,16 @@ struct StoredSnapshot {
     std::int64_t created_ms = 0;
 };
 
+// A snapshot written in pieces, so that its writer never holds all of it (the server writes its
+// feature state out in steps: FeatureEngine::SnapshotStep). Nothing is visible until Commit; a
+// sink destroyed without Commit leaves nothing behind.
+class SnapshotSink {
+  public:
+    virtual ~SnapshotSink() = default;
+    virtual Result<void> Append(std::string_view piece) = 0;
+    virtual Result<void> Commit() = 0;
+};
+
 struct AlertQuery {
     std::int64_t since_ms = 0;  // transactions with ts_ms >= since_ms
     std::size_t limit = 100;
@@ -161,6 +171,10 @@ class Store {
 
     // Keeps the newest snapshot per model_key (older ones may be deleted).
     virtual Result<void> PutSnapshot(const StoredSnapshot& snapshot) = 0;
+    // The same, written in pieces: `head` is the snapshot without its bytes, which are the
+    // sink's pieces. The default collects them and calls PutSnapshot at Commit; a SQLite store
+    // on a file writes them into a file beside the database as they come (sqlite_store.hpp).
+    virtual Result<std::unique_ptr<SnapshotSink>> OpenSnapshot(const StoredSnapshot& head);
     virtual Result<std::optional<StoredSnapshot>> LatestSnapshot(std::string_view model_key) = 0;
 
     // Log maintenance, for stores that have a write-ahead log (SQLite). A writer that must not

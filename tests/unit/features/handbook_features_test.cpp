@@ -154,12 +154,18 @@ TransactionTable Compromised(std::uint64_t seed, std::size_t n) {
 Schema HandbookSchema() { return *SchemaPreset("handbook"); }
 
 // Replays the table one transaction at a time, adding each label `delay_days` after its
-// transaction, optionally snapshotting and restoring into a fresh engine half way.
-Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days, bool restore) {
+// transaction, optionally snapshotting and restoring into a fresh engine half way. `stepped`:
+// a snapshot begun a third of the way is written in steps of a few bytes, one step a
+// transaction, while the replay goes on; it must equal the snapshot taken whole at its start.
+Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days, bool restore,
+              bool stepped = false) {
     auto engine = std::make_unique<FeatureEngine>(spec);
     Matrix out(t.rows, engine->NumFeatures());
     std::vector<TxInput> txs(t.rows);
     std::size_t next_label = 0;
+    std::string expected;  // the stepped snapshot's bytes, taken whole at its start
+    std::string pieces;    // the stepped snapshot's pieces so far
+    bool finished = false;
     for (std::size_t r = 0; r < t.rows; ++r) {
         if (restore && r == t.rows / 2) {
             const std::string snap = engine->Snapshot();
@@ -171,6 +177,24 @@ Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days
             EXPECT_TRUE(fresh->Snapshot(std::string(snap.size() * 2, 'x')) == snap);
             EXPECT_TRUE(fresh->Snapshot(std::string(3, 'x')) == snap);
             engine = std::move(fresh);
+        }
+        if (stepped && r == t.rows / 3) {
+            expected = engine->Snapshot();
+            engine->BeginSnapshot();
+            EXPECT_TRUE(engine->SnapshotInProgress());
+        }
+        if (engine->SnapshotInProgress()) {
+            std::string piece(7, 'x');  // its memory is reused, its content replaced
+            const bool last = engine->SnapshotStep(piece, r % 5 == 0 ? 1 : 300);
+            pieces += piece;
+            if (last) {
+                EXPECT_FALSE(engine->SnapshotInProgress());
+                EXPECT_EQ(pieces.size(), expected.size());
+                EXPECT_TRUE(pieces == expected) << "the stepped snapshot differs (row " << r << ")";
+                FeatureEngine fresh(spec);
+                EXPECT_TRUE(fresh.Restore(pieces));
+                finished = true;
+            }
         }
         TxInput& tx = txs[r];
         tx.seq = r;
@@ -187,6 +211,7 @@ Matrix Online(const FeatureSpec& spec, const TransactionTable& t, int delay_days
         }
         EXPECT_TRUE(engine->Process(tx, out.Row(r)));
     }
+    EXPECT_EQ(finished, stepped);
     return out;
 }
 
@@ -212,6 +237,7 @@ TEST(FeatureEngine, OnlineReplayWithLabelsAndSnapshotEqualsBatch) {
                 ASSERT_TRUE(batch) << batch.error().message;
                 ExpectBitEqual(Online(*spec, t, 7, false), *batch, spec->Names());
                 ExpectBitEqual(Online(*spec, t, 7, true), *batch, spec->Names());
+                ExpectBitEqual(Online(*spec, t, 7, false, true), *batch, spec->Names());
             }
         }
     }

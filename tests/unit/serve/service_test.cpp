@@ -9,6 +9,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <future>
 #include <map>
 #include <mutex>
@@ -19,6 +21,7 @@
 #include "txguard/core/time.hpp"
 #include "txguard/model/bundle.hpp"
 #include "txguard/model/pipeline.hpp"
+#include "txguard/serve/scoring.hpp"
 #include "txguard/sim/simulator.hpp"
 
 namespace txguard {
@@ -189,9 +192,9 @@ TEST(Service, RestartContinuesExactly) {
     for (std::size_t r = 0; r < kRows; ++r) ASSERT_EQ(live[r], offline[r]) << "row " << r;
 }
 
-// A stored snapshot this build cannot read (corrupt here; another snapshot format after an
-// upgrade) does not stop the server: it is skipped, said so, and every stored event is replayed,
-// so scores continue exactly as without a restart.
+// A stored snapshot this build cannot read (its file damaged, or bytes the engine refuses, such
+// as another snapshot format after an upgrade) does not stop the server: it is skipped, said so,
+// and every stored event is replayed, so scores continue exactly as without a restart.
 TEST(Service, AnUnreadableSnapshotIsSkippedAndEveryEventReplayed) {
     TempDir dir;
     const std::string model = TrainTo(dir.path, "iforest", {{"trees", "50"}}, "if.txg");
@@ -203,26 +206,56 @@ TEST(Service, AnUnreadableSnapshotIsSkippedAndEveryEventReplayed) {
         live = FeedSingles(*s, 0, 900);
         s->Close();  // writes the snapshot
     }
+    auto m = LoadScoringModel(model, ScoringOptions{});
+    ASSERT_TRUE(m);
+    const std::string key = (*m)->spec_key;
+    std::string good;  // the snapshot's bytes
     {
-        sqlite3* db = nullptr;
-        ASSERT_EQ(sqlite3_open((dir.path / "store.db").c_str(), &db), SQLITE_OK);
-        char* err = nullptr;
-        ASSERT_EQ(sqlite3_exec(db,
-                               "UPDATE snapshots SET bytes = X'0102';"
-                               "UPDATE snapshot_chunks SET bytes = X'0102';"
-                               "SELECT 1 FROM snapshots",
-                               nullptr, nullptr, &err),
-                  SQLITE_OK)
-            << (err ? err : "");
-        EXPECT_GT(sqlite3_total_changes(db), 0);
-        sqlite3_close(db);
+        auto store = OpenStore(dir.Db());
+        ASSERT_TRUE(store);
+        auto snap = (*store)->LatestSnapshot(key);
+        ASSERT_TRUE(snap && *snap);
+        EXPECT_EQ((**snap).seq, 2u * 900u);
+        good = (**snap).bytes;
     }
-    auto s = OpenService(model, dir.Db());
-    ASSERT_TRUE(s);
-    EXPECT_NE(s->SnapshotSkipped().find("skipped"), std::string::npos) << s->SnapshotSkipped();
-    EXPECT_EQ(s->RestoredEvents(), 2u * 900u);  // each transaction and its label
-    auto rest = FeedSingles(*s, 900, kRows);
-    live.insert(live.end(), rest.begin(), rest.end());
+    const auto put = [&](std::uint64_t seq, const std::string& bytes) {
+        auto store = OpenStore(dir.Db());
+        ASSERT_TRUE(store);
+        ASSERT_TRUE((*store)->PutSnapshot({seq, key, bytes, 1}));
+    };
+    // The snapshot is a file beside the store: a byte of its body flipped; then a sound file
+    // with bytes the engine refuses; then a sound snapshot ahead of the store (a database
+    // restored from an older backup). One restart each.
+    const std::function<void()> damage[] = {
+        [&] {
+            std::vector<std::filesystem::path> files;
+            for (const auto& e : std::filesystem::directory_iterator(dir.path))
+                if (e.path().filename().string().starts_with("store.db-snapshot-"))
+                    files.push_back(e.path());
+            ASSERT_EQ(files.size(), 1u);
+            std::fstream f(files[0], std::ios::in | std::ios::out | std::ios::binary);
+            f.seekg(200);
+            const char c = static_cast<char>(f.get());
+            f.seekp(200);
+            f.put(static_cast<char>(c ^ 0x5a));
+        },
+        [&] { put(2 * 900, "\x01\x02"); },
+        [&] { put(2 * 900 + 1, good); },
+    };
+    const char* says[] = {"checksum mismatch", "snapshot at seq 1800 skipped",
+                          "ahead of the store, whose newest event is seq 1800"};
+    for (int round = 0; round < 3; ++round) {
+        damage[round]();  // after the previous round's close wrote a sound snapshot
+        auto s = OpenService(model, dir.Db());
+        ASSERT_TRUE(s);
+        EXPECT_NE(s->SnapshotSkipped().find(says[round]), std::string::npos)
+            << s->SnapshotSkipped();
+        EXPECT_EQ(s->RestoredEvents(), 2u * 900u);  // each transaction and its label
+        if (round == 2) {
+            auto rest = FeedSingles(*s, 900, kRows);
+            live.insert(live.end(), rest.begin(), rest.end());
+        }
+    }
     for (std::size_t r = 0; r < kRows; ++r) ASSERT_EQ(live[r], offline[r]) << "row " << r;
 }
 

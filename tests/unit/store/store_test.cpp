@@ -7,15 +7,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 #include <vector>
 
+#include "store/sqlite_snapshot_file.hpp"
 #include "store/sqlite_store.hpp"
 #include "store/store_url.hpp"
 #include "store_test_util.hpp"
@@ -386,51 +389,149 @@ TEST(SqliteStore, NewerSchemaIsRefused) {
                                      std::to_string(store_detail::SqliteSchemaVersion()));
 }
 
-// A large snapshot is written in 1 MiB pieces, each its own transaction, the snapshots row last;
-// replacing it drops the old pieces, and a missing piece is reported, not returned short.
-TEST(SqliteStore, LargeSnapshotsAreWrittenInPieces) {
+std::vector<std::string> FilesIn(const std::filesystem::path& dir) {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir))
+        names.push_back(e.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+// A store on a file keeps its snapshots in files beside the database, written in pieces through
+// OpenSnapshot and visible only once committed; nothing goes into the database or its log.
+TEST(SqliteStore, SnapshotsAreFilesBesideTheDatabase) {
     TempDir dir;
     auto s = MustOpen(dir.Url("s.db"));
     ASSERT_TRUE(s);
-    const std::string big(3u << 20, 'b');  // 12 pieces of 256 KiB
+    const std::string big(3u << 20, 'b');
     ASSERT_TRUE(s->PutSnapshot({1, "k", big, 1}));
+    const std::string file = store_detail::SnapshotFilePath(dir.File("s.db"), "k");
+    ASSERT_TRUE(std::filesystem::exists(file));
+    EXPECT_GT(std::filesystem::file_size(file), big.size());
     {
         RawDb raw(dir.File("s.db"));
-        EXPECT_EQ(raw.Exec("SELECT chunks FROM snapshots WHERE model_key = 'k'"), "12");
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "12");
-        EXPECT_EQ(raw.Exec("SELECT length(bytes) FROM snapshots"), "0");
-        EXPECT_EQ(raw.Exec("SELECT max(length(bytes)) FROM snapshot_chunks"), "262144");
-    }
-    // 13 pieces; the old 12 are dropped after the new row is in, 8 a transaction.
-    ASSERT_TRUE(s->PutSnapshot({2, "k", big + "!", 2}));
-    {
-        RawDb raw(dir.File("s.db"));
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks WHERE seq = 2"), "13");
-        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "13");
-    }
-    auto read = s->LatestSnapshot("k");
-    ASSERT_TRUE(read.has_value() && read->has_value());
-    EXPECT_TRUE((*read)->bytes == big + "!");
-    // Pieces a crash left behind (no row names them) go with the next snapshot.
-    {
-        RawDb raw(dir.File("s.db"));
-        raw.Exec("INSERT INTO snapshot_chunks VALUES('k', 99, 0, x'00'), ('k', 99, 1, x'01')");
-    }
-    ASSERT_TRUE(s->PutSnapshot({3, "k", "inline", 3}));
-    {
-        RawDb raw(dir.File("s.db"));
+        EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshots"), "0");
         EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "0");
     }
+    // Temporary files of a writer that died are removed by the next snapshot of the key; those
+    // of a live process (pid 1 here) are left alone.
+    const std::string dead = file + ".tmp-999999999-0", live = file + ".tmp-1-0";
+    std::ofstream(dead) << "x";
+    std::ofstream(live) << "x";
+    ASSERT_TRUE(s->PutSnapshot({1, "k", big, 1}));
+    EXPECT_FALSE(std::filesystem::exists(dead));
+    EXPECT_TRUE(std::filesystem::exists(live));
+    std::filesystem::remove(live);
+    // In pieces; nothing shows until Commit, and a sink dropped uncommitted leaves no file.
+    const auto before = FilesIn(dir.path());
+    {
+        auto sink = s->OpenSnapshot({2, "k", "", 2});
+        ASSERT_TRUE(sink);
+        ASSERT_TRUE((*sink)->Append(big));
+        EXPECT_EQ(FilesIn(dir.path()).size(), before.size() + 1);  // its temporary file
+        EXPECT_EQ((*s->LatestSnapshot("k"))->seq, 1u);
+    }
+    EXPECT_EQ(FilesIn(dir.path()), before);
+    {
+        auto sink = s->OpenSnapshot({3, "k", "", 3});
+        ASSERT_TRUE(sink);
+        ASSERT_TRUE((*sink)->Append("ab"));
+        ASSERT_TRUE((*sink)->Append(""));
+        ASSERT_TRUE((*sink)->Append(std::string("\0c", 2)));
+        ASSERT_TRUE((*sink)->Commit());
+    }
+    EXPECT_EQ(FilesIn(dir.path()), before);
+    auto got = s->LatestSnapshot("k");
+    ASSERT_TRUE(got.has_value() && got->has_value());
+    EXPECT_EQ((*got)->seq, 3u);
+    EXPECT_EQ((*got)->created_ms, 3);
+    EXPECT_EQ((*got)->model_key, "k");
+    EXPECT_EQ((*got)->bytes, std::string("ab\0c", 4));
+    // Another connection (another process would do the same) reads it.
+    EXPECT_EQ((*MustOpen(dir.Url("s.db"))->LatestSnapshot("k"))->seq, 3u);
+    // Damage is reported with the file's path, not returned.
+    const auto damaged = [&](const std::string& expect) {
+        auto r = s->LatestSnapshot("k");
+        ASSERT_FALSE(r.has_value()) << expect;
+        EXPECT_EQ(r.error().code, ErrorCode::kCorrupt);
+        EXPECT_NE(r.error().message.find(expect), std::string::npos) << r.error().message;
+        EXPECT_NE(r.error().message.find(file), std::string::npos) << r.error().message;
+    };
     ASSERT_TRUE(s->PutSnapshot({4, "k", big, 4}));
+    const auto size = std::filesystem::file_size(file);
+    {
+        std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(static_cast<std::streamoff>(size / 2));
+        f.put('x');
+    }
+    damaged("checksum mismatch");
+    std::filesystem::resize_file(file, size - 3);
+    damaged("truncated");
+    std::filesystem::resize_file(file, 5);
+    damaged("too short");
+    // Every cut and every flipped byte of a small file is refused as damaged, never read.
+    ASSERT_TRUE(s->PutSnapshot({6, "k", "a small snapshot", 6}));
+    std::string sound;
+    {
+        std::ifstream in(file, std::ios::binary);
+        sound.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    const auto refused = [&](const std::string& content, const std::string& what) {
+        std::ofstream(file, std::ios::binary | std::ios::trunc) << content;
+        auto r = s->LatestSnapshot("k");
+        ASSERT_FALSE(r.has_value()) << what;
+        EXPECT_EQ(r.error().code, ErrorCode::kCorrupt) << what;
+    };
+    for (std::size_t n = 0; n < sound.size(); ++n) refused(sound.substr(0, n), "cut");
+    for (std::size_t i = 0; i < sound.size(); ++i) {
+        std::string flipped = sound;
+        flipped[i] = static_cast<char>(flipped[i] ^ 0x10);
+        refused(flipped, "byte " + std::to_string(i));
+    }
+    std::ofstream(file, std::ios::binary | std::ios::trunc) << sound;
+    EXPECT_EQ((*s->LatestSnapshot("k"))->bytes, "a small snapshot");
+    // A file left beside a database that was deleted and created again is not that database's.
+    ASSERT_TRUE(s->PutSnapshot({5, "k", "five", 5}));
+    s.reset();
+    for (const char* f : {"s.db", "s.db-wal", "s.db-shm"}) std::filesystem::remove(dir.File(f));
+    auto again = MustOpen(dir.Url("s.db"));
+    ASSERT_TRUE(again);
+    ASSERT_TRUE(std::filesystem::exists(file));
+    EXPECT_FALSE(again->LatestSnapshot("k")->has_value());
+}
+
+// Snapshots that earlier versions stored in the database, inline or in pieces, are still read;
+// the first snapshot written to a file for the key drops them.
+TEST(SqliteStore, SnapshotsStoredInTheDatabaseByEarlierVersionsAreRead) {
+    TempDir dir;
+    auto s = MustOpen(dir.Url("s.db"));
+    ASSERT_TRUE(s);
+    {
+        RawDb raw(dir.File("s.db"));
+        raw.Exec(
+            "INSERT INTO snapshots VALUES('k', 7, 70, x'', 2);"
+            "INSERT INTO snapshot_chunks VALUES('k', 7, 0, x'0102'), ('k', 7, 1, x'03');"
+            "INSERT INTO snapshots VALUES('j', 8, 80, x'09', 0)");
+    }
+    auto k = s->LatestSnapshot("k");
+    ASSERT_TRUE(k.has_value() && k->has_value());
+    EXPECT_EQ((*k)->seq, 7u);
+    EXPECT_EQ((*k)->bytes, "\x01\x02\x03");
+    EXPECT_EQ((*s->LatestSnapshot("j"))->bytes, "\x09");
     {
         RawDb raw(dir.File("s.db"));
         raw.Exec("DELETE FROM snapshot_chunks WHERE idx = 1");
     }
-    auto got = s->LatestSnapshot("k");
-    ASSERT_FALSE(got.has_value());
-    EXPECT_EQ(got.error().code, ErrorCode::kCorrupt);
-    EXPECT_NE(got.error().message.find("has 11 of its 12 pieces"), std::string::npos)
-        << got.error().message;
+    auto missing = s->LatestSnapshot("k");
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_EQ(missing.error().code, ErrorCode::kCorrupt);
+    EXPECT_NE(missing.error().message.find("has 1 of its 2 pieces"), std::string::npos)
+        << missing.error().message;
+    ASSERT_TRUE(s->PutSnapshot({9, "k", "new", 9}));
+    EXPECT_EQ((*s->LatestSnapshot("k"))->bytes, "new");
+    RawDb raw(dir.File("s.db"));
+    EXPECT_EQ(raw.Exec("SELECT group_concat(model_key) FROM snapshots"), "j");
+    EXPECT_EQ(raw.Exec("SELECT count(*) FROM snapshot_chunks"), "0");
 }
 
 // A database written by a txguard before partitions (schema version 1) is migrated on open:
