@@ -60,14 +60,8 @@ Result<void> SyncPath(const std::string& path, bool directory) {
 }
 
 std::uint32_t Crc32(std::uint32_t crc, std::string_view bytes) {
-    // zlib's length is an unsigned int: pieces above 4 GiB go in parts.
-    while (!bytes.empty()) {
-        const std::size_t n = std::min<std::size_t>(bytes.size(), 1u << 30);
-        crc = static_cast<std::uint32_t>(
-            ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(n)));
-        bytes.remove_prefix(n);
-    }
-    return crc;
+    return static_cast<std::uint32_t>(
+        ::crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size()));
 }
 
 class SnapshotFileSink final : public SnapshotSink {
@@ -241,7 +235,7 @@ Result<std::optional<StoredSnapshot>> ReadSnapshotFile(std::string_view db_path,
     snap.seq = *seq;
     snap.created_ms = *created;
     snap.model_key = std::move(*key);
-    // The body moves to the front of the buffer read: no second copy of a large snapshot.
+    // The body moves to the front of the buffer read: no second buffer for a large snapshot.
     bytes.erase(0, body_at);
     bytes.resize(body_len);
     snap.bytes = std::move(bytes);

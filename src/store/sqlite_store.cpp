@@ -180,7 +180,7 @@ enum StmtId : int {
     kGetSnapshot,
     kDropSnapshotRow,
     kGetChunks,
-    kDropOtherChunks,
+    kDropChunks,
     kBeginRead,
     kNumStmts,
 };
@@ -209,7 +209,7 @@ constexpr std::array<const char*, kNumStmts> kSql = {
     "DELETE FROM snapshots WHERE model_key = ?",
     "SELECT bytes FROM snapshot_chunks WHERE model_key = ? AND seq = ? ORDER BY idx",
     "DELETE FROM snapshot_chunks WHERE model_key = ?1 AND (seq, idx) IN (SELECT seq, idx FROM"
-    " snapshot_chunks WHERE model_key = ?1 AND seq != ?2 LIMIT ?3)",
+    " snapshot_chunks WHERE model_key = ?1 LIMIT ?2)",
     "BEGIN",
 };
 
@@ -799,12 +799,11 @@ class SqliteStore final : public Store {
     // Drops every piece of the key's snapshots (only earlier versions wrote pieces).
     Result<void> DropSnapshotPieces(const std::string& key) {
         for (;;) {
-            auto d = Stmt(kDropOtherChunks);
+            auto d = Stmt(kDropChunks);
             if (!d) return std::unexpected(d.error());
             StmtLease lease(*d);
             BindText(*d, 1, key);
-            sqlite3_bind_int64(*d, 2, -1);
-            sqlite3_bind_int(*d, 3, kChunksDroppedPerTransaction);
+            sqlite3_bind_int(*d, 2, kChunksDroppedPerTransaction);
             if (StepRetryingBusy(*d, BusyDeadline()) != SQLITE_DONE)
                 return Fail("cannot drop the pieces of earlier snapshots of '" + key + "'");
             if (sqlite3_changes(db_) == 0) return Ok();

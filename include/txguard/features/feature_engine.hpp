@@ -74,8 +74,7 @@ class FeatureEngine {
     // The whole state (key dictionaries and every entity), for the server and stream workers.
     // `reuse`: a buffer whose memory the snapshot may take over (the previous snapshot's bytes).
     std::string Snapshot(std::string reuse = {}) const;
-    // Snapshot().size(), without writing it: a caller can have a buffer this big, its pages
-    // touched, before it takes the lock the snapshot runs under.
+    // Snapshot().size(), without writing it (Snapshot reserves this much).
     std::size_t SnapshotSize() const;
     // A snapshot written in steps, for a caller that holds a lock around the engine and releases
     // it between steps, and writes each step's bytes out meanwhile (the live server: a whole
@@ -86,7 +85,7 @@ class FeatureEngine {
     // labels: an entity about to change before the snapshot has reached it is written first
     // (copy on write), and entities new since BeginSnapshot are left out, so the pieces put
     // together equal what Snapshot() gave at BeginSnapshot. One at a time: Begin again abandons
-    // the one in progress, as do Restore and a move of the engine.
+    // the one in progress, as does Restore (a moved engine takes it along).
     void BeginSnapshot();
     bool SnapshotStep(std::string& out, std::size_t step_bytes);
     void AbandonSnapshot();  // ends the snapshot in progress, if any, without its last pieces
