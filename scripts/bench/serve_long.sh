@@ -7,25 +7,35 @@
 # and the latest snapshot's gauges from /metrics (how long it held the scoring lock, its whole
 # duration with the store write, its size).
 # The store's log (s.db-wal) size is printed beside the database's. DBOPTS: SQLite URL options,
-# e.g. DBOPTS='?wal_limit_mb=0'.
+# e.g. DBOPTS='?wal_limit_mb=0'. LOAD=batch: the batch endpoint instead
+# (scripts/bench/serve_batch.lua, BATCH=1000 transactions a request, wrk -c4): requests/s are
+# then batches/s and the CPU time is per batch.
 #   scripts/bench/serve_long.sh BIN MODEL [SLICES=7] [SECONDS=10] [extra serve options...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -ge 2 ] || { sed -n 2,9p "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n 2,12p "$0" >&2; exit 2; }
 bin=$1; model=$2; slices=${3:-7}; secs=${4:-10}; shift $(($# < 4 ? $# : 4))
 command -v wrk >/dev/null || { echo "needs wrk (scripts/setup.sh installs it)" >&2; exit 1; }
 out=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 # shellcheck source=scripts/bench/wrk_common.sh
 . scripts/bench/wrk_common.sh
-with_p999 ../shared/peers/wrk/score.lua "$out/score.lua"
+lua="$out/load.lua"
+conns=32
+if [ "${LOAD:-single}" = batch ]; then
+  with_p999 scripts/bench/serve_batch.lua "$lua"
+  conns=4
+  export BATCH=${BATCH:-1000}
+else
+  with_p999 ../shared/peers/wrk/score.lua "$lua"
+fi
 port=$((18500 + RANDOM % 400))
 "$bin" serve --model "$model" --db "sqlite://$out/s.db${DBOPTS:-}" --port "$port" "$@" 2>"$out/log" &
 pid=$!
 for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
 echo "slice: req/s p50 p99 p99.9 non2xx cpu_us_per_request | store MB, log MB | latest snapshot"
 for i in $(seq 1 "$slices"); do
-  r=$(run_wrk "$port" "$out/score.lua" 32 "$secs" "$out/wrk$i.txt" "$pid")
+  r=$(run_wrk "$port" "$lua" "$conns" "$secs" "$out/wrk$i.txt" "$pid")
   snap=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^txguard_snapshot_/ {
     sub("txguard_snapshot_", ""); printf "%s %.3g  ", $1, $2 }')
   echo "$i: $r | $(du -m "$out/s.db" | cut -f1), $(du -m "$out/s.db-wal" 2>/dev/null | cut -f1) | $snap"

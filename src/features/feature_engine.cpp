@@ -6,6 +6,7 @@
 #include <cstring>
 #include <deque>
 #include <limits>
+#include <memory>
 #include <numeric>
 #include <unordered_map>
 
@@ -87,35 +88,188 @@ struct WindowDef {
     bool want_distinct = false;
 };
 
+// Transactions per counterparty in one window: distinct counts and "new counterparty" read it,
+// and the snapshot writes it in key order. An entity with few counterparties (a customer's
+// terminals) keeps one sorted vector: compact, a binary search a lookup. A single vector would
+// make every insertion and removal move half of it, so past kChunk pairs (a merchant's distinct
+// customers) the pairs are split into sorted chunks of kChunk / 2 to kChunk, found by a binary
+// search over each chunk's last key: a transaction then costs about the same with 50,000
+// counterparties as with 200 (bench_features), and the pairs stay in key order for the
+// snapshot. Below kChunk / 4 pairs they go back to one vector.
+class CounterpartyCounts {
+  public:
+    static constexpr std::size_t kChunk = 256;
+
+    CounterpartyCounts() = default;
+    CounterpartyCounts(CounterpartyCounts&&) noexcept = default;
+    CounterpartyCounts& operator=(CounterpartyCounts&&) noexcept = default;
+    CounterpartyCounts(const CounterpartyCounts& o)
+        : small_(o.small_), big_(o.big_ ? std::make_unique<Chunks>(*o.big_) : nullptr) {}
+    CounterpartyCounts& operator=(const CounterpartyCounts& o) {
+        if (this != &o) *this = CounterpartyCounts(o);
+        return *this;
+    }
+
+    std::size_t size() const { return big_ ? big_->size : small_.size(); }
+    bool empty() const { return size() == 0; }
+
+    void Add(std::uint32_t key) {
+        if (!big_) {
+            if (Insert(small_, key) && small_.size() > kChunk) ToChunks();
+            return;
+        }
+        Chunks& b = *big_;
+        const std::size_t c = b.ChunkFor(key);
+        if (!Insert(b.parts[c], key)) return;
+        ++b.size;
+        b.last[c] = b.parts[c].back().first;
+        if (b.parts[c].size() > kChunk) b.Split(c);
+    }
+    void Remove(std::uint32_t key) {
+        if (!big_) {
+            Erase(small_, key);
+            return;
+        }
+        Chunks& b = *big_;
+        const std::size_t c = b.ChunkFor(key);
+        if (!Erase(b.parts[c], key)) return;
+        --b.size;
+        if (b.size < kChunk / 4) return ToSingle();
+        b.Shrunk(c);
+    }
+    std::uint32_t Count(std::uint32_t key) const {
+        const Sorted& v = big_ ? big_->parts[big_->ChunkFor(key)] : small_;
+        auto it = LowerBound(v, key);
+        return it != v.end() && it->first == key ? it->second : 0;
+    }
+    // The (key, count) pairs in increasing key order.
+    template <class F>
+    void ForEachSorted(F&& visit) const {
+        if (!big_) {
+            for (const auto& [k, v] : small_) visit(k, v);
+            return;
+        }
+        for (const Sorted& part : big_->parts)
+            for (const auto& [k, v] : part) visit(k, v);
+    }
+    // Restore: pairs in strictly increasing key order (the caller checks), then FinishLoad.
+    void Append(std::uint32_t key, std::uint32_t count) { small_.emplace_back(key, count); }
+    void FinishLoad() {
+        if (small_.size() > kChunk) ToChunks();
+    }
+    // Where a lookup of a small entity starts (nullptr in chunks: that depends on the key).
+    const void* ProbeHint() const {
+        return big_ || small_.empty() ? nullptr : &small_[small_.size() / 2];
+    }
+
+  private:
+    using Sorted = std::vector<std::pair<std::uint32_t, std::uint32_t>>;
+
+    // std::lower_bound; past 64 pairs without branches on the data (conditional moves): the keys
+    // are random, so a branching search mispredicts about every other step, which costs more
+    // than it saves once the search is longer than a few steps (bench_features).
+    static Sorted::const_iterator LowerBound(const Sorted& v, std::uint32_t key) {
+        if (v.size() < 64)
+            return std::lower_bound(v.begin(), v.end(), key,
+                                    [](const auto& p, std::uint32_t k) { return p.first < k; });
+        std::size_t lo = 0, n = v.size();
+        while (n > 1) {
+            const std::size_t half = n / 2;
+            lo = v[lo + half - 1].first < key ? lo + half : lo;
+            n -= half;
+        }
+        if (n == 1 && v[lo].first < key) ++lo;
+        return v.begin() + static_cast<std::ptrdiff_t>(lo);
+    }
+    // Adds one transaction of `key`; true when the key is new.
+    static bool Insert(Sorted& v, std::uint32_t key) {
+        auto it = v.begin() + (LowerBound(v, key) - v.cbegin());
+        if (it != v.end() && it->first == key) {
+            ++it->second;
+            return false;
+        }
+        v.insert(it, {key, 1});
+        return true;
+    }
+    // Removes one transaction of `key`; true when that was its last.
+    static bool Erase(Sorted& v, std::uint32_t key) {
+        auto it = v.begin() + (LowerBound(v, key) - v.cbegin());
+        if (it == v.end() || it->first != key || --it->second != 0) return false;
+        v.erase(it);
+        return true;
+    }
+
+    struct Chunks {
+        std::vector<Sorted> parts;        // each non-empty, keys increasing across parts
+        std::vector<std::uint32_t> last;  // last[i] = parts[i].back().first
+        std::size_t size = 0;             // pairs in all parts
+
+        // The part that holds `key` or would: the first whose last key is >= key, else the last.
+        std::size_t ChunkFor(std::uint32_t key) const {
+            std::size_t lo = 0, n = last.size() - 1;  // the answer is in [lo, lo + n]
+            while (n > 0) {
+                const std::size_t half = (n + 1) / 2;
+                lo = last[lo + half - 1] < key ? lo + half : lo;
+                n -= half;
+            }
+            return lo;
+        }
+        void Split(std::size_t c) {
+            Sorted upper(parts[c].begin() + static_cast<std::ptrdiff_t>(parts[c].size() / 2),
+                         parts[c].end());
+            parts[c].resize(parts[c].size() / 2);
+            parts.insert(parts.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
+            last.insert(last.begin() + static_cast<std::ptrdiff_t>(c) + 1,
+                        parts[c + 1].back().first);
+            last[c] = parts[c].back().first;
+        }
+        // After a removal from part c: an empty part goes; one under a quarter full is merged
+        // into a neighbour when the two fit in one part.
+        void Shrunk(std::size_t c) {
+            if (parts[c].empty()) {
+                parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(c));
+                last.erase(last.begin() + static_cast<std::ptrdiff_t>(c));
+                return;
+            }
+            last[c] = parts[c].back().first;
+            if (parts[c].size() >= kChunk / 4) return;
+            const std::size_t left = c + 1 < parts.size() ? c : c - 1;  // merge left+1 into left
+            if (parts[left].size() + parts[left + 1].size() > kChunk) return;
+            parts[left].insert(parts[left].end(), parts[left + 1].begin(), parts[left + 1].end());
+            parts.erase(parts.begin() + static_cast<std::ptrdiff_t>(left) + 1);
+            last.erase(last.begin() + static_cast<std::ptrdiff_t>(left) + 1);
+            last[left] = parts[left].back().first;
+        }
+    };
+
+    void ToChunks() {
+        auto b = std::make_unique<Chunks>();
+        b->size = small_.size();
+        for (std::size_t i = 0; i < small_.size(); i += kChunk / 2) {
+            const std::size_t end = std::min(small_.size(), i + kChunk / 2);
+            b->parts.emplace_back(small_.begin() + static_cast<std::ptrdiff_t>(i),
+                                  small_.begin() + static_cast<std::ptrdiff_t>(end));
+            b->last.push_back(b->parts.back().back().first);
+        }
+        Sorted().swap(small_);
+        big_ = std::move(b);
+    }
+    void ToSingle() {
+        small_.clear();
+        for (const Sorted& part : big_->parts)
+            small_.insert(small_.end(), part.begin(), part.end());
+        big_.reset();
+    }
+
+    Sorted small_;                 // every pair, while there are at most kChunk
+    std::unique_ptr<Chunks> big_;  // past kChunk (small_ is then empty)
+};
+
 struct WindowState {
     std::uint64_t lo = 0, hi = 0;  // absolute record indices [lo, hi) inside the window
     double count = 0, sum = 0, sumsq = 0, frauds = 0;
     Ring<std::uint64_t> maxq;  // monotonic, absolute indices
-    // Counterparty -> records in the window, sorted by counterparty (entities see few distinct
-    // counterparties in a window, so a sorted vector beats a hash map).
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> cp;
-
-    auto Find(std::uint32_t key) {
-        return std::lower_bound(cp.begin(), cp.end(), key,
-                                [](const auto& p, std::uint32_t k) { return p.first < k; });
-    }
-    void AddCp(std::uint32_t key) {
-        auto it = Find(key);
-        if (it != cp.end() && it->first == key) {
-            ++it->second;
-        } else {
-            cp.insert(it, {key, 1});
-        }
-    }
-    void RemoveCp(std::uint32_t key) {
-        auto it = Find(key);
-        if (it != cp.end() && it->first == key && --it->second == 0) cp.erase(it);
-    }
-    std::uint32_t CountCp(std::uint32_t key) const {
-        auto it = std::lower_bound(cp.begin(), cp.end(), key,
-                                   [](const auto& p, std::uint32_t k) { return p.first < k; });
-        return it != cp.end() && it->first == key ? it->second : 0;
-    }
+    CounterpartyCounts cp;
 };
 
 struct EntityState {
@@ -201,7 +355,7 @@ struct Block {
         for (const WindowState& w : e.win) {
             if (w.lo < end) Prefetch(&e.ring[w.lo - e.base]);
             if (w.hi < end) Prefetch(&e.ring[w.hi - e.base]);
-            if (!w.cp.empty()) Prefetch(&w.cp[w.cp.size() / 2]);
+            if (const void* p = w.cp.ProbeHint()) Prefetch(p);
         }
     }
 
@@ -216,7 +370,7 @@ struct Block {
             while (!w.maxq.empty() && At(e, w.maxq.back()).maxv <= r.maxv) w.maxq.pop_back();
             w.maxq.push_back(idx);
         }
-        if (windows[wi].want_distinct) w.AddCp(r.counterparty);
+        if (windows[wi].want_distinct) w.cp.Add(r.counterparty);
     }
 
     void Leave(EntityState& e, std::size_t wi, std::uint64_t idx) const {
@@ -230,7 +384,7 @@ struct Block {
             w.count = w.sum = w.sumsq = w.frauds = 0;
         }
         while (!w.maxq.empty() && w.maxq.front() <= idx) w.maxq.pop_front();
-        if (windows[wi].want_distinct) w.RemoveCp(r.counterparty);
+        if (windows[wi].want_distinct) w.cp.Remove(r.counterparty);
     }
 
     // Moves every window to end at t.
@@ -375,7 +529,7 @@ struct Block {
             }
         }
         if (spec.new_counterparty) {
-            out[k++] = e.win[longest_agg].CountCp(cp) <= 1 ? 1.0 : 0.0;
+            out[k++] = e.win[longest_agg].cp.Count(cp) <= 1 ? 1.0 : 0.0;
         }
         for (std::size_t wi = num_agg_windows; wi < windows.size(); ++wi) {
             const WindowState& w = e.win[wi];
@@ -739,10 +893,10 @@ void WriteEntity(ByteWriter& w, const EntityState& e) {
         w.Put<std::uint64_t>(ws.maxq.size());
         for (std::size_t i = 0; i < ws.maxq.size(); ++i) w.Put(ws.maxq[i]);
         w.Put<std::uint64_t>(2 * ws.cp.size());
-        for (const auto& [k, v] : ws.cp) {
+        ws.cp.ForEachSorted([&w](std::uint32_t k, std::uint32_t v) {
             w.Put<std::uint32_t>(k);
             w.Put<std::uint32_t>(v);
-        }
+        });
     }
 }
 
@@ -950,8 +1104,9 @@ Result<void> FeatureEngine::Restore(std::string_view bytes) {
                 for (std::size_t i = 0; i < cp->size(); i += 2) {
                     if (i > 0 && (*cp)[i] <= (*cp)[i - 2])
                         return r.Corrupt("unsorted counterparties");
-                    ws.cp.emplace_back((*cp)[i], (*cp)[i + 1]);
+                    ws.cp.Append((*cp)[i], (*cp)[i + 1]);
                 }
+                ws.cp.FinishLoad();
             }
         }
     }
