@@ -47,18 +47,14 @@ if [ -z "$scratch" ]; then
 fi
 # shellcheck source=scripts/bench/wrk_common.sh
 . scripts/bench/wrk_common.sh
-lua="$out/batch.lua"
-with_p999 scripts/bench/serve_batch.lua "$lua"
-export BATCH=1000
+LOAD="batch"
+select_load "$out"
 one() {  # LABEL BIN [serve options...] -> "LABEL tx/s p50 p99 cpu_us_a_tx"
-  local label=$1 b=$2 port=$((18100 + RANDOM % 400)) db pid r
+  local label=$1 b=$2 db r
   shift 2
   db=$(mktemp -d -p "$out")
-  "$b" serve --model "$model" --db "sqlite://$db/s.db" --port "$port" "$@" 2>"$db/log" &
-  pid=$!
-  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-  r=$(run_wrk "$port" "$lua" 4 "$secs" "$db/wrk.txt" "$pid")
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  r=$(serve_run "$b" "$model" "sqlite://$db/s.db" $((18100 + RANDOM % 400)) "$secs" \
+    "$db/wrk.txt" "$@")
   rm -rf "$db"
   # run_wrk: batches/s p50 p99 p99.9 non2xx cpu_us_a_batch
   read -r rps p50 p99 _ bad cpu <<<"$r"

@@ -22,26 +22,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 # shellcheck source=scripts/bench/wrk_common.sh
 . scripts/bench/wrk_common.sh
-lua="$out/score.lua"
-conns=32
-if [ "${LOAD:-single}" = batch ]; then
-  with_p999 scripts/bench/serve_batch.lua "$lua"
-  conns=4
-  export BATCH=${BATCH:-1000}
-else
-  with_p999 ../shared/peers/wrk/score.lua "$lua"
-fi
+select_load "$out"
 one() {  # BIN DBOPTS -> "rps p50 p99 p999 non2xx cpu_us"
-  local port=$((18500 + RANDOM % 400)) db pid r
+  local db
   db=$(mktemp -d -p "$out")
-  "$1" serve --model "$model" --db "sqlite://$db/s.db$2" --port "$port" "${extra[@]}" 2>"$db/log" &
-  pid=$!
-  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
-  r=$(run_wrk "$port" "$lua" "$conns" "$secs" "$db/wrk.txt" "$pid")
-  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-  echo "$r"
+  serve_run "$1" "$model" "sqlite://$db/s.db$2" $((18500 + RANDOM % 400)) "$secs" "$db/wrk.txt" \
+    "${extra[@]}"
 }
-for i in $(seq 1 "$pairs"); do
+for _ in $(seq 1 "$pairs"); do
   for side in A B; do
     bin=$a; opts=${DBOPTS_A:-}
     [ $side = B ] && { bin=$b; opts=${DBOPTS_B:-}; }

@@ -20,15 +20,7 @@ out=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$out"' EXIT
 # shellcheck source=scripts/bench/wrk_common.sh
 . scripts/bench/wrk_common.sh
-lua="$out/load.lua"
-conns=32
-if [ "${LOAD:-single}" = batch ]; then
-  with_p999 scripts/bench/serve_batch.lua "$lua"
-  conns=4
-  export BATCH=${BATCH:-1000}
-else
-  with_p999 ../shared/peers/wrk/score.lua "$lua"
-fi
+select_load "$out"
 port=$((18500 + RANDOM % 400))
 "$bin" serve --model "$model" --db "sqlite://$out/s.db${DBOPTS:-}" --port "$port" "$@" 2>"$out/log" &
 pid=$!

@@ -1,10 +1,19 @@
-# Shared by the serving benchmarks (serve.sh, serve_ab.sh): source it, do not run it.
+# Shared by the serving benchmarks (serve.sh, serve_ab.sh, serve_long.sh, batch_bounds.sh, ...):
+# source it, do not run it.
 # with_p999 SRC DST        copy a wrk Lua script, adding a done() hook that prints the 99.9th
 #                          percentile (wrk's --latency prints 50/75/90/99 only)
 # summarize < WRK_OUTPUT   "req/s p50 p99 p99.9 non2xx" (latencies in ms)
 # run_wrk PORT SCRIPT CONNECTIONS SECONDS OUTFILE [SERVER_PID]
 #                          wrk -t2 against 127.0.0.1:PORT, its output kept in OUTFILE; prints the
 #                          summary and the server's CPU time (user + system, /proc) per request
+# select_load DIR          the load LOAD names, with the p99.9 hook, as DIR/load.lua: single
+#                          (default: ../shared/peers/wrk/score.lua, 32 connections) or batch
+#                          (scripts/bench/serve_batch.lua, BATCH=1000 transactions a request,
+#                          exported; 4 connections); sets lua and conns
+# serve_run BIN MODEL DB_URL PORT SECONDS WRK_OUT [serve options...]
+#                          starts BIN serve (stderr to WRK_OUT.log), waits until it answers,
+#                          runs the selected load for SECONDS, stops it with SIGTERM, and
+#                          prints run_wrk's line
 
 with_p999() {
   cp "$1" "$2"
@@ -39,4 +48,27 @@ run_wrk() {
   [ -n "${6:-}" ] && c1=$(cpu_ticks "$6")
   n=$(grep -oE '[0-9]+ requests in' "$5" | cut -d' ' -f1)
   echo "$(summarize <"$5") $(echo "scale=1; ($c1 - $c0) * 1000000 / $(getconf CLK_TCK) / ${n:-1}" | bc)"
+}
+
+select_load() {
+  lua="$1/load.lua"
+  conns=32
+  if [ "${LOAD:-single}" = batch ]; then
+    with_p999 scripts/bench/serve_batch.lua "$lua"
+    conns=4
+    export BATCH=${BATCH:-1000}
+  else
+    with_p999 ../shared/peers/wrk/score.lua "$lua"
+  fi
+}
+
+serve_run() {
+  local bin=$1 model=$2 url=$3 port=$4 secs=$5 wout=$6 pid r
+  shift 6
+  "$bin" serve --model "$model" --db "$url" --port "$port" "$@" 2>"$wout.log" &
+  pid=$!
+  for _ in $(seq 1 300); do curl -s -o /dev/null "http://127.0.0.1:$port/healthz" && break; sleep 0.05; done
+  r=$(run_wrk "$port" "$lua" "$conns" "$secs" "$wout" "$pid")
+  kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$r"
 }
