@@ -92,10 +92,11 @@ struct WindowDef {
 // and the snapshot writes it in key order. An entity with few counterparties (a customer's
 // terminals) keeps one sorted vector: compact, a binary search a lookup. A single vector would
 // make every insertion and removal move half of it, so past kChunk pairs (a merchant's distinct
-// customers) the pairs are split into sorted chunks of kChunk / 2 to kChunk, found by a binary
-// search over each chunk's last key: a transaction then costs about the same with 50,000
-// counterparties as with 200 (bench_features), and the pairs stay in key order for the
-// snapshot. Below kChunk / 4 pairs they go back to one vector.
+// customers) the pairs are split into sorted chunks of at most kChunk (split in halves when they
+// overflow, merged with a neighbour below kChunk / 4), found by a binary search over each
+// chunk's last key: a transaction then costs about the same with 50,000 counterparties as with
+// 200 (bench_features), and the pairs stay in key order for the snapshot. Below kChunk / 4 pairs
+// in all they go back to one vector.
 class CounterpartyCounts {
   public:
     static constexpr std::size_t kChunk = 256;
@@ -232,7 +233,8 @@ class CounterpartyCounts {
                 return;
             }
             last[c] = parts[c].back().first;
-            if (parts[c].size() >= kChunk / 4) return;
+            // (A single part under kChunk / 4 cannot occur: Remove goes back to one vector first.)
+            if (parts[c].size() >= kChunk / 4 || parts.size() < 2) return;
             const std::size_t left = c + 1 < parts.size() ? c : c - 1;  // merge left+1 into left
             if (parts[left].size() + parts[left + 1].size() > kChunk) return;
             parts[left].insert(parts[left].end(), parts[left + 1].begin(), parts[left + 1].end());
